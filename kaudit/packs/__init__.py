@@ -1,0 +1,1 @@
+"""Shipped data: rule packs and profiles (mapped from the repository top level)."""
