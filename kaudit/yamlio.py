@@ -134,3 +134,13 @@ def to_plain(node: Any) -> Any:
     if isinstance(node, float):
         return float(node)
     return node
+
+
+def dump_yaml(data: Any) -> str:
+    """Readable block-style YAML for `show` commands."""
+    y = YAML(typ="safe", pure=True)
+    y.default_flow_style = False
+    y.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    buf = io.StringIO()
+    y.dump(to_plain(data), buf)
+    return buf.getvalue()

@@ -1,0 +1,161 @@
+"""The scan pipeline as a library call: inventory or fact file -> collect ->
+evaluate -> Report. The CLI parses options into `ScanRequest` and calls
+`run_scan`; nothing here prints except through the `log` callback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kaudit import __version__
+from kaudit.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNSCANNED, KauditError
+from kaudit.model import HostFacts, Report, Result, Rule, severity_rank
+
+
+@dataclass
+class ConnectionRequest:
+    """Connection options as the user gave them (turned into SshOptions lazily,
+    so paths that never connect never import paramiko)."""
+
+    parallel: int = 50
+    timeout: float = 60.0
+    user: str | None = None
+    identity: Sequence[str] = ()
+    port: int | None = None
+    ssh_config: str | None = None
+    jump: str | None = None
+    sudo: bool = False
+    known_hosts: str | None = None
+    accept_new_host_keys: bool = False
+
+    def ssh_options(self) -> Any:
+        from kaudit.ssh import SshOptions
+
+        return SshOptions(
+            user=self.user, identity=list(self.identity), port=self.port,
+            ssh_config=self.ssh_config, jump=self.jump, sudo=self.sudo,
+            known_hosts=self.known_hosts, accept_new_host_keys=self.accept_new_host_keys,
+            timeout=self.timeout,
+        )
+
+
+@dataclass
+class ScanRequest:
+    profile: str
+    inventory: str | None = None
+    facts_path: str | None = None
+    phase: str = "auto"
+    variables: dict[str, str] = field(default_factory=dict)
+    rules_dirs: Sequence[str] = ()
+    only: Sequence[str] = ()
+    skip: Sequence[str] = ()
+    save_facts: str | None = None
+    connection: ConnectionRequest = field(default_factory=ConnectionRequest)
+
+
+@dataclass
+class Plan:
+    """Rules selected for a scan with their effective parameters."""
+
+    profile: str
+    rules: list[Rule]
+    params: dict[str, Any]
+    deselected: dict[str, str]
+
+
+def plan_rules(profile: str, rules_dirs: Sequence[str], only: Sequence[str],
+               skip: Sequence[str]) -> Plan:
+    """Load packs and the profile, apply --only/--skip; bad input raises KauditError."""
+    from kaudit.profiles import apply_profile, load_profile
+    from kaudit.rules import load_rules, rule_matches
+
+    dirs = [Path(d) for d in rules_dirs]
+    ruleset = load_rules(dirs)
+    prof = load_profile(profile, dirs)
+    rules, params = apply_profile(ruleset, prof)
+    for token in (*only, *skip):
+        if not any(rule_matches(r, token) for r in ruleset.rules):
+            raise KauditError(f"--only/--skip: {token!r} matches no rule id, pack or tag "
+                              "(see `kaudit rules list`)")
+    deselected: dict[str, str] = {}
+    for rule in rules:
+        if only and not any(rule_matches(rule, t) for t in only):
+            deselected[rule.id] = "not selected by --only"
+        elif any(rule_matches(rule, t) for t in skip):
+            deselected[rule.id] = "skipped by --skip"
+    if rules and len(deselected) == len(rules):
+        raise KauditError("no rule left to run after --only/--skip")
+    if not rules:
+        raise KauditError(f"profile {prof.name!r} selects no rules")
+    return Plan(profile=prof.name, rules=rules, params=params, deselected=deselected)
+
+
+def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
+           ) -> tuple[list[HostFacts], dict[str, Any]]:
+    """Hosts with facts, from a fact file or by collecting over SSH."""
+    if req.facts_path:
+        from kaudit.facts import load_facts
+        from kaudit.inventory import apply_overrides
+
+        hosts, cluster_vars, _ = load_facts(req.facts_path)
+        return hosts, apply_overrides(cluster_vars, req.variables)
+    if not req.inventory:
+        raise KauditError("give an inventory file or --facts FILE")
+    from kaudit.collect import collect
+    from kaudit.inventory import load_inventory
+
+    inv = load_inventory(req.inventory, req.variables)
+    opts = req.connection.ssh_options()
+    hosts = collect(inv.hosts, inv.vars, opts, parallel=req.connection.parallel,
+                    progress=progress)
+    return hosts, dict(inv.vars)
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None = None
+             ) -> Report:
+    """Plan, gather, evaluate: one complete Report (bad input raises KauditError)."""
+    from kaudit.engine import detect_phase, evaluate
+
+    started = time.monotonic()
+    started_at = now_iso()
+    plan = plan_rules(req.profile, req.rules_dirs, req.only, req.skip)
+    hosts, cluster_vars = gather(req, progress)
+    if req.save_facts:
+        from kaudit.facts import save_facts
+
+        save_facts(req.save_facts, hosts, cluster_vars, inventory_path=req.inventory,
+                   collected_at=started_at)
+    phase = detect_phase(hosts) if req.phase == "auto" else req.phase
+    results = evaluate(plan.rules, hosts, cluster_vars=cluster_vars, params=plan.params,
+                       phase=phase, deselected=plan.deselected)
+    return Report(
+        kaudit_version=__version__, profile=plan.profile, phase=phase,
+        started_at=started_at, duration_s=round(time.monotonic() - started, 3),
+        hosts=hosts, results=results,
+    )
+
+
+def failing(results: Sequence[Result], fail_on: str, *, drift_only: bool = False
+            ) -> list[Result]:
+    """Failures at or above `fail_on` (only new ones with `drift_only`)."""
+    floor = severity_rank(fail_on)
+    return [r for r in results
+            if r.status == "fail" and severity_rank(r.severity) >= floor
+            and (not drift_only or r.drift == "new")]
+
+
+def exit_code(report: Report, fail_on: str, *, drift_only: bool = False) -> int:
+    """3 when a host could not be scanned, else 1 on failures, else 0 (SPEC §1)."""
+    if any(h.status != "ok" for h in report.hosts):
+        return EXIT_UNSCANNED
+    if failing(report.results, fail_on, drift_only=drift_only):
+        return EXIT_FINDINGS
+    return EXIT_OK
