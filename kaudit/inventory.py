@@ -9,7 +9,6 @@ and cluster var is validated, so nothing unsafe reaches SSH or a report.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import string
 from dataclasses import dataclass, field
@@ -82,6 +81,12 @@ def is_secret(key: str) -> bool:
             or k.endswith("_pass"))
 
 
+def _mentions_secret(token: str) -> bool:
+    # Looser than is_secret: a malformed token like `ansible_ssh_pass:x` counts.
+    t = token.lower()
+    return any(w in t for w in ("password", "passphrase", "passwd", "_pass"))
+
+
 # A value with where it came from: (value, path, line).
 Origin = tuple[Any, str, int | None]
 
@@ -151,7 +156,7 @@ def _split_var(token: str, tokens: list[str], path: str, lineno: int) -> tuple[s
     key, eq, value = token.partition("=")
     if not eq or not key:
         shown = token
-        if any(is_secret(t.partition("=")[0]) for t in tokens):
+        if any(_mentions_secret(t) for t in tokens):
             shown = "<hidden: the line holds a secret>"
         raise InventoryError(f"expected key=value, got {shown!r}", path=path, line=lineno)
     if not _VAR_NAME.match(key):
@@ -309,10 +314,28 @@ def _parse_var_line(line: str, path: str, lineno: int) -> tuple[str, str]:
     if not _VAR_NAME.match(key):
         raise InventoryError(f"invalid variable name {key!r} (letters, digits and _ only)",
                              path=path, line=lineno)
-    tokens = _tokenize(rest, path, lineno)
-    # Unquoted words keep their spacing (`a = x y` is "x y"), as in Ansible.
-    value = tokens[0] if len(tokens) == 1 else " ".join(tokens)
+    # The value is the rest of the line, as in Ansible (`a = x y` is "x y",
+    # `{"k": 1}` keeps its quotes); only a trailing comment and one pair of
+    # surrounding quotes are removed.
+    value = _strip_comment(rest, path, lineno).strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]
     return key, value
+
+
+def _strip_comment(text: str, path: str, lineno: int) -> str:
+    quote = ""
+    for i, c in enumerate(text):
+        if quote:
+            if c == quote:
+                quote = ""
+        elif c in "'\"":
+            quote = c
+        elif c in "#;" and (i == 0 or text[i - 1].isspace()):
+            return text[:i]
+    if quote:
+        raise InventoryError(f"unterminated {quote} quote", path=path, line=lineno)
+    return text
 
 
 def _add_child(raw: _Raw, parent: str, line: str, path: str, lineno: int) -> None:
@@ -619,9 +642,10 @@ def _canonical(layer: dict[str, Origin]) -> dict[str, Origin]:
 def _lb_mapping(origin: Origin) -> dict[str, Any]:
     value, p, ln = origin
     if isinstance(value, str):
+        # INI holds it as JSON or a YAML flow mapping: {address: 10.0.0.1, port: 8443}
         try:
-            value = json.loads(value)
-        except ValueError:
+            value = _plain(load_yaml(p, text=value, error=InventoryError))
+        except InventoryError:
             value = None
     if not isinstance(value, dict):
         raise InventoryError("loadbalancer_apiserver must be a mapping {address, port}",
