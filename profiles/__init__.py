@@ -1,0 +1,1 @@
+"""Shipped profiles (data only; installed as kaudit.packs.profiles)."""
