@@ -47,6 +47,7 @@ GROUP_ROLES: dict[str, str] = {
 }
 
 MAX_RANGE_HOSTS = 10000
+MAX_GROUPS = 5000  # far above real inventories; bounds the cycle checks
 
 _SECRET_KEYS = frozenset({
     "ansible_password", "ansible_ssh_pass", "ansible_become_password", "ansible_become_pass",
@@ -110,8 +111,11 @@ class _Raw:
     parents: dict[str, list[str]] = field(default_factory=dict)
     group_vars: dict[str, dict[str, Origin]] = field(default_factory=dict)
 
-    def add_group(self, name: str) -> None:
-        if name not in self.group_order:
+    def add_group(self, name: str, lineno: int = 0) -> None:
+        if name not in self.children:
+            if len(self.group_order) >= MAX_GROUPS:
+                raise InventoryError(f"more than {MAX_GROUPS} groups", path=self.path,
+                                     line=lineno)
             self.group_order.append(name)
             self.children.setdefault(name, [])
             self.parents.setdefault(name, [])
@@ -267,7 +271,7 @@ def _parse_ini(text: str, path: str) -> _Raw:
             continue
         if stripped.startswith("[") and not _looks_like_host(stripped):
             group, kind = _parse_section(stripped, path, lineno)
-            raw.add_group(group)
+            raw.add_group(group, lineno)
             raw.group_vars.setdefault(group, {})
             continue
         if kind == "vars":
@@ -347,10 +351,9 @@ def _add_child(raw: _Raw, parent: str, line: str, path: str, lineno: int) -> Non
     if child in ("all", "ungrouped") or parent == "ungrouped":
         raise InventoryError(f"group {child!r} cannot be a child of {parent!r}",
                              path=path, line=lineno)
+    raw.add_group(child, lineno)
     if parent == "all":
-        raw.add_group(child)
         return
-    raw.add_group(child)
     if child == parent or parent in _descendants(raw, child):
         raise InventoryError(f"group cycle: {parent!r} is already inside {child!r}",
                              path=path, line=lineno)
@@ -451,15 +454,19 @@ def _plain(value: Any) -> Any:
 # -------------------------------------------------------------- build + check
 
 def _depths(raw: _Raw) -> dict[str, int]:
-    depth: dict[str, int] = {}
-
-    def get(g: str) -> int:
-        if g not in depth:
-            depth[g] = 1 + max((get(p) for p in raw.parents.get(g, [])), default=0)
-        return depth[g]
-
-    for g in raw.group_order:
-        get(g)
+    """Distance from `all` along the longest parent chain (Ansible's group depth)."""
+    # Kahn's order (parents before children); the graph has no cycles by now,
+    # and no recursion, so deep nesting cannot overflow the stack.
+    pending = {g: len(raw.parents.get(g, [])) for g in raw.group_order}
+    depth = {g: 1 for g, n in pending.items() if n == 0}
+    ready = list(depth)
+    while ready:
+        g = ready.pop()
+        for c in raw.children.get(g, []):
+            depth[c] = max(depth.get(c, 1), depth[g] + 1)
+            pending[c] -= 1
+            if pending[c] == 0:
+                ready.append(c)
     depth["all"] = 0
     return depth
 
@@ -490,28 +497,35 @@ def _build(raw: _Raw, yaml_vars: dict[str, dict[str, Origin]],
         files = [yaml_vars.get(g, {}) for g in ordered]
         return ini + files
 
+    # Hosts listed in the same groups share their group layers: merge once.
+    cache: dict[tuple[str, ...], tuple[dict[str, Origin], dict[str, Origin], list[str]]] = {}
     hosts: list[Host] = []
     for rh in raw.hosts.values():
-        groups = {"all"}
-        for g in rh.groups:
-            groups.update(_ancestors(raw, g))
-        resolved: dict[str, Origin] = {}
-        for layer in [*layered(sorted(groups)), rh.vars]:
-            resolved.update(_conn_fields(layer))
-        own: dict[str, Origin] = {}
-        for layer in [*layered(sorted(groups - {"all"})), rh.vars]:
-            own.update(layer)
-        eff_groups = sorted(groups - {"all", "ungrouped"}, key=lambda g: order[g])
-        hosts.append(_make_host(rh, resolved, own, eff_groups))
+        key = tuple(rh.groups)
+        if key not in cache:
+            groups = {"all"}
+            for g in rh.groups:
+                groups.update(_ancestors(raw, g))
+            resolved: dict[str, Origin] = {}
+            for layer in layered(sorted(groups)):
+                resolved.update(_conn_fields(layer))
+            own: dict[str, Origin] = {}
+            for layer in layered(sorted(groups - {"all"})):
+                own.update(layer)
+            eff_groups = sorted(groups - {"all", "ungrouped"}, key=lambda g: order[g])
+            cache[key] = (resolved, own, eff_groups)
+        resolved, own, eff_groups = cache[key]
+        hosts.append(_make_host(rh, {**resolved, **_conn_fields(rh.vars)},
+                                {**own, **rh.vars}, eff_groups))
 
     if not any("etcd" in h.roles for h in hosts):
         hosts = [_with_role(h, "etcd") if "master" in h.roles else h for h in hosts]
 
-    groups_map: dict[str, list[str]] = {}
-    for g in raw.group_order:
-        if g in ("all", "ungrouped"):
-            continue
-        groups_map[g] = [h.name for h in hosts if g in h.groups]
+    groups_map: dict[str, list[str]] = {
+        g: [] for g in raw.group_order if g not in ("all", "ungrouped")}
+    for h in hosts:
+        for g in h.groups:
+            groups_map[g].append(h.name)
     cluster = _cluster_vars(raw, yaml_vars, depth, overrides)
     return Inventory(path=path, hosts=hosts, vars=cluster, groups=groups_map)
 

@@ -693,3 +693,54 @@ def test_parse_inventory_ignores_group_vars() -> None:
     assert "pod_cidr" not in inv.vars
     assert inv.hosts[0].user is None
     assert inv.path == "inventory.ini"
+
+
+# ------------------------------------------------------------ robustness
+
+def test_deep_group_nesting_has_no_recursion_limit() -> None:
+    depth = 3000
+    lines = ["[g0:children]"]
+    for i in range(1, depth):
+        lines += [f"g{i}", f"[g{i}:children]"]
+    lines[-1] = "[kube_node]"
+    lines[-2] = "kube_node"
+    lines.append("w1")
+    lines.insert(0, "[masters:children]\ng0")
+    inv = parse("\n".join(lines) + "\n")
+    w1 = host(inv, "w1")
+    assert w1.roles == ("master", "worker", "etcd")
+    assert len(w1.groups) == depth + 1
+
+
+def test_too_many_groups() -> None:
+    from kaudit.inventory import MAX_GROUPS
+    text = "h1\n" + "".join(f"[g{i}]\n" for i in range(MAX_GROUPS))
+    assert error(text) == f"hosts.txt:{MAX_GROUPS}: more than {MAX_GROUPS} groups"
+
+
+def test_all_and_ungrouped_sections() -> None:
+    inv = parse("[all]\nh1\n[ungrouped]\nh2\n[all:children]\nmasters\n[masters]\nh1\n")
+    assert [h.name for h in inv.hosts] == ["h1", "h2"]
+    assert host(inv, "h1").groups == ("masters",)
+    assert host(inv, "h2").groups == ()
+    assert error("[masters:children]\nall\n") == (
+        "hosts.txt:2: group 'all' cannot be a child of 'masters'")
+
+
+_INI_ALPHABET = "[]:=@#;'\"{}$ ,.-_/\n\tamnrs0129vipluec"
+
+
+def test_garbage_only_raises_inventory_errors() -> None:
+    import random
+    rng = random.Random(1234)
+    parsed = 0
+    for _ in range(3000):
+        text = "".join(rng.choice(_INI_ALPHABET) for _ in range(rng.randint(0, 120)))
+        try:
+            inv = parse_inventory(text, "fuzz.txt")
+        except InventoryError as exc:
+            assert str(exc).startswith("fuzz.txt"), (text, str(exc))
+        else:
+            parsed += 1
+            assert inv.hosts and all(h.name and h.address for h in inv.hosts), text
+    assert parsed > 0  # the generator does reach the success path
