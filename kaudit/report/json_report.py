@@ -1,0 +1,150 @@
+"""JSON report (SPEC §5): stable keys, plus a format version for readers
+such as --baseline and `kaudit diff`."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import date, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from kaudit.errors import FactFileError
+from kaudit.model import Report, Result
+
+FORMAT_VERSION = 1
+
+# json.dumps(ensure_ascii=False) leaves DEL/C1 controls raw (a terminal may act
+# on them when the report goes to stdout) and lone surrogates (not encodable as
+# UTF-8). Outside strings JSON text is plain ASCII, so escaping these is safe.
+_UNSAFE_IN_JSON = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+
+def jsonable(value: Any) -> Any:
+    """Keep JSON types as they are (recursively); anything else becomes str()."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _result_dict(result: Result) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rule": result.rule, "title": result.title, "severity": result.severity,
+        "scope": result.scope, "host": result.host, "status": result.status,
+        "observed": jsonable(result.observed), "expected": jsonable(result.expected),
+        "message": result.message, "remediation": result.remediation,
+    }
+    if result.waiver is not None:
+        out["waiver"] = jsonable(result.waiver)
+    if result.drift is not None:
+        out["drift"] = result.drift
+    return out
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    """The report as the plain dict that to_json() serialises."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kaudit_version": report.kaudit_version,
+        "profile": report.profile,
+        "phase": report.phase,
+        "started_at": report.started_at,
+        "duration_s": round(report.duration_s, 3),
+        "hosts": [
+            {"name": hf.host.name, "address": hf.host.address, "roles": list(hf.host.roles),
+             "status": hf.status, "error": hf.error}
+            for hf in report.hosts
+        ],
+        "results": [_result_dict(r) for r in report.results],
+        "summary": report.summary,
+        "notes": list(report.notes),
+    }
+
+
+def to_json(report: Report) -> str:
+    """Serialise the report: indent 2, keys in contract order, trailing newline."""
+    text = json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema of a report, shipped in kaudit/schema/."""
+    text = resources.files("kaudit.schema").joinpath("report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    where = "$"
+    for part in error.absolute_path:
+        where += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return where
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One readable problem, built from the validator rather than its English text."""
+    kind, want, got = error.validator, error.validator_value, error.instance
+    if kind == "required" and isinstance(got, dict):
+        missing = [k for k in want if k not in got]
+        return f"missing key {', '.join(repr(k) for k in missing)}"
+    if kind == "enum":
+        return f"{got!r} is not one of {', '.join(map(str, want))}"
+    if kind == "const":
+        return f"expected {want!r}, got {got!r}"
+    if kind == "type":
+        return f"expected {want if isinstance(want, str) else ' or '.join(want)}, " \
+               f"got {type(got).__name__}"
+    if kind == "minimum":
+        return f"must be at least {want}, got {got!r}"
+    return error.message
+
+
+def validate_report(doc: Any, name: str) -> dict[str, Any]:
+    """Check that a parsed document is a kaudit report of this format version."""
+    if not isinstance(doc, dict):
+        raise FactFileError("not a kaudit report (expected a JSON object)", path=name)
+    if "format_version" not in doc:
+        if "kaudit_fact_file" in doc:
+            raise FactFileError("this is a kaudit fact file, not a report", path=name)
+        raise FactFileError("not a kaudit report (no 'format_version' key)", path=name)
+    if doc["format_version"] != FORMAT_VERSION:
+        raise FactFileError(
+            f"report format_version {doc['format_version']!r} is not supported "
+            f"(this kaudit reads {FORMAT_VERSION}); write the report again", path=name)
+    validator = jsonschema.Draft202012Validator(report_schema())
+    errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        shown = "; ".join(f"{_where(e)}: {_describe(e)}" for e in errors[:5])
+        more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
+        raise FactFileError(f"not a valid kaudit report: {shown}{more}", path=name)
+    return doc
+
+
+def load_report(path: str | Path) -> dict[str, Any]:
+    """Read and validate a JSON report written by to_json()."""
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise FactFileError(f"cannot read report: {reason}", path=name) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FactFileError(f"not valid JSON: {exc.msg}", path=name, line=exc.lineno,
+                            column=exc.colno) from None
+    return validate_report(doc, name)

@@ -1,0 +1,74 @@
+"""Sanitising helpers: text that came from a host must never drive the
+operator's terminal or break an XML document."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Well-formed escape sequences, 7-bit and 8-bit forms. Whatever is left of a
+# malformed one loses its ESC/C1 introducer below and becomes inert text.
+_ESCAPES = re.compile(
+    r"""
+      (?:\x1b\[|\x9b) [0-?]* [ -/]* [@-~]                     # CSI ... final
+    | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]) .*? (?:\x07|\x1b\\|\x9c)  # OSC/DCS/SOS/PM/APC ... ST
+    | \x1b [ -/]* [0-~]                                       # two-char and nF escapes
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+# C0 except \t and \n, DEL, C1, bidi overrides that reorder what is shown, and
+# lone surrogates (they cannot even be encoded for the terminal).
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_LINE_BREAKS = re.compile("\r\n|[\u2028\u2029]")
+# Characters XML 1.0 does not allow, lone surrogates included.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def clean(text: str, *, keep_newlines: bool = True) -> str:
+    """Remove escape sequences and control characters (keeping \\n and \\t
+    unless keep_newlines is false, then every line break becomes a space)."""
+    text = _LINE_BREAKS.sub("\n", str(text))
+    text = _CONTROLS.sub("", _ESCAPES.sub("", text))
+    if not keep_newlines:
+        text = text.replace("\n", " ").replace("\t", " ")
+    return text
+
+
+def xml_safe(text: str) -> str:
+    """Remove characters that are illegal in an XML 1.0 document."""
+    return _XML_ILLEGAL.sub("", str(text))
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut text to about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters]"
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list | tuple):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {clean(str(k)): _cleaned(v) for k, v in value.items()}
+    return value
+
+
+def show(value: Any) -> str:
+    """A fact value as one readable, cleaned string (strings as they are,
+    structures as JSON, whose own escapes then stay inert text)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return clean(value)
+    return json.dumps(_cleaned(value), ensure_ascii=False, default=str)
+
+
+def waiver_reason(waiver: dict[str, Any]) -> str:
+    """'waived: <justification> (until <date>)' for a waiver record."""
+    why = waiver.get("justification") or waiver.get("reason") or "no justification given"
+    until = waiver.get("expires") or waiver.get("until")
+    return f"waived: {why}" + (f" (until {until})" if until else "")
