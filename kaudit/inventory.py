@@ -4,6 +4,13 @@ The INI file is parsed into raw groups, hosts and vars (each value keeps the
 file and line it came from); `group_vars/` YAML beside the file and `--var`
 overrides are layered on top in Ansible's precedence order; then every host
 and cluster var is validated, so nothing unsafe reaches SSH or a report.
+
+Precedence, lowest first: [all:vars] < [group:vars] (parents before
+children) < group_vars/all < group_vars/<group> < the host's own line.
+Host.vars holds the host's and its groups' vars (not `all`'s) minus
+connection vars, `role` and secrets. Inventory.vars holds the canonical
+cluster vars (from `all` or from any group; two groups may not disagree),
+other non-secret `all` vars, then `--var` overrides on top.
 """
 
 from __future__ import annotations
@@ -247,6 +254,9 @@ def _parse_pattern(token: str, path: str,
         if outside.count(":") == 1:
             hostpart, _, port = hostpart.rpartition(":")
         names = _expand(hostpart, path, lineno)
+    if port == "":
+        raise InventoryError(f"{token!r} is not a host (is this a YAML inventory? only the "
+                             "INI format is supported)", path=path, line=lineno)
     if port is not None and not port.isdigit():
         raise InventoryError(f"invalid port {port!r} in {token!r}", path=path, line=lineno)
     for name in names:
@@ -287,6 +297,8 @@ def _parse_ini(text: str, path: str) -> _Raw:
 def _looks_like_host(line: str) -> bool:
     # `[::1]:2222 role=worker` and `[a:c].example.com` are host lines, not sections.
     close = line.find("]")
+    if close > 0 and _is_ip(line[1:close]):
+        return True
     return close > 0 and close + 1 < len(line) and not line[close + 1:].lstrip().startswith(
         ("#", ";"))
 

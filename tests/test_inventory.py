@@ -367,7 +367,8 @@ def test_unsupported_connection() -> None:
 
 
 def test_ipv6_addresses() -> None:
-    inv = parse("h1 ansible_host=fd00::10\nroot@[fd00::11]:22\n::1\n")
+    inv = parse("h1 ansible_host=fd00::10\nroot@[fd00::11]:22\n::1\n[workers]\n[fd00::12]\n")
+    assert host(inv, "fd00::12").roles == ("worker",)
     assert host(inv, "h1").address == "fd00::10"
     assert (host(inv, "fd00::11").user, host(inv, "fd00::11").port) == ("root", 22)
     assert host(inv, "::1").port is None
@@ -685,6 +686,11 @@ def test_yaml_inventory_is_refused_clearly(tmp_path: Path) -> None:
     p = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    m01:\n")
     with pytest.raises(InventoryError, match="YAML inventories are not supported yet"):
         load_inventory(p)
+    p = write(tmp_path, "hosts", "all:\n  hosts:\n    m01:\n")
+    with pytest.raises(InventoryError) as info:
+        load_inventory(p)
+    assert str(info.value) == (f"{p}:1: 'all:' is not a host (is this a YAML inventory? "
+                               "only the INI format is supported)")
 
 
 def test_parse_inventory_ignores_group_vars() -> None:
