@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -31,7 +32,13 @@ from kaudit.report import (
     render,
     write_reports,
 )
-from kaudit.report.json_report import load_report, report_schema, to_dict, to_json
+from kaudit.report.json_report import (
+    load_report,
+    report_from_dict,
+    report_schema,
+    to_dict,
+    to_json,
+)
 from kaudit.report.junit import to_junit
 from kaudit.report.terminal import render_terminal
 from kaudit.report.text import clean, xml_safe
@@ -248,6 +255,17 @@ def test_load_report_names_the_bad_field(tmp_path: Path) -> None:
     assert text.startswith(f"{path}: not a valid kaudit report")
     assert "$.results[2].status: 'passed' is not one of pass, fail" in text
     assert "$.hosts[1]: missing key 'roles'" in text
+
+
+def test_report_from_dict_rebuilds_the_report(tmp_path: Path) -> None:
+    report = fleet()
+    report.results[0].drift = "new"
+    out = tmp_path / "k.json"
+    write_reports(report, [("json", str(out))], color=False, stdout=io.StringIO())
+    again = report_from_dict(load_report(out))
+    assert to_dict(again) == to_dict(report)
+    assert [r.pack for r in again.results] == [r.pack for r in report.results]
+    assert render_terminal(again, color=False) == render_terminal(report, color=False)
 
 
 def test_load_report_missing_file(tmp_path: Path) -> None:
@@ -600,6 +618,33 @@ def test_clean_single_line() -> None:
 def test_xml_safe() -> None:
     assert xml_safe("a\x00b\x0c\x1fc\ud800d\ufffe\tok\n") == "abcd\tok\n"
     assert xml_safe("ünï ✓ 𝄞") == "ünï ✓ 𝄞"
+
+
+def test_empty_report_renders_in_every_format() -> None:
+    empty = Report(kaudit_version="0.1.0", profile="baseline", phase="preflight",
+                   started_at="2026-11-27T02:00:00Z", duration_s=0.0, hosts=[], results=[])
+    assert render_terminal(empty, color=False).splitlines()[-1] == (
+        "pass 0  fail 0  error 0  skip 0  waived 0")
+    jsonschema.Draft202012Validator(report_schema()).validate(json.loads(to_json(empty)))
+    suites = ET.fromstring(to_junit(empty).encode()).findall("testsuite")
+    assert [s.get("name") for s in suites] == ["cluster"]
+
+
+def test_large_fleet_renders_quickly() -> None:
+    base = fleet()
+    hosts = [HostFacts(host=Host(name=f"n{i:03d}", address=f"10.0.{i // 250}.{i % 250 + 1}",
+                                 roles=("worker",)),
+                       status="ok" if i % 50 else "timeout", error=None if i % 50 else "timed out")
+             for i in range(500)]
+    results = [replace(r, host=h.host.name, status="fail" if (i + j) % 7 == 0 else r.status)
+               for i, h in enumerate(hosts) for j, r in enumerate(base.results[:36])]
+    big = replace(base, hosts=hosts, results=results)
+    started = time.monotonic()
+    for fmt in FORMATS:
+        render(big, fmt, color=True)
+    assert time.monotonic() - started < 20
+    out = render_terminal(big, color=False)
+    assert "(+480 more)" in out  # host lists are capped, not 500 names long
 
 
 def test_every_format_renders_the_fleet() -> None:

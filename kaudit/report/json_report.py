@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 
 from kaudit.errors import FactFileError
-from kaudit.model import Report, Result
+from kaudit.model import Host, HostFacts, Report, Result
 
 FORMAT_VERSION = 1
 
@@ -148,3 +148,19 @@ def load_report(path: str | Path) -> dict[str, Any]:
         raise FactFileError(f"not valid JSON: {exc.msg}", path=name, line=exc.lineno,
                             column=exc.colno) from None
     return validate_report(doc, name)
+
+
+def report_from_dict(doc: dict[str, Any]) -> Report:
+    """Rebuild a Report from a validated report dict (for --baseline and diff)."""
+    hosts = [HostFacts(host=Host(name=h["name"], address=h["address"], roles=tuple(h["roles"])),
+                       status=h["status"], error=h["error"]) for h in doc["hosts"]]
+    results = [Result(rule=r["rule"], title=r["title"], severity=r["severity"], scope=r["scope"],
+                      pack=r.get("pack") or r["rule"].partition(".")[0], host=r["host"],
+                      status=r["status"], observed=r["observed"], expected=r["expected"],
+                      message=r["message"], remediation=r["remediation"],
+                      waiver=r.get("waiver"), drift=r.get("drift"))
+               for r in doc["results"]]
+    return Report(kaudit_version=doc["kaudit_version"], profile=doc["profile"],
+                  phase=doc["phase"], started_at=doc["started_at"],
+                  duration_s=float(doc["duration_s"]), hosts=hosts, results=results,
+                  notes=list(doc.get("notes", [])))

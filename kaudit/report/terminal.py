@@ -202,10 +202,11 @@ def render_terminal(report: Report, *, color: bool) -> str:
 
     if down:
         lines += ["", paint(f"Hosts not scanned: {len(down)}", f"{BOLD};{YELLOW}")]
+        not_evaluated = Counter(r.host for r in report.results
+                                if r.host in down and r.status == "error")
         for hf in report.hosts:
             if hf.status != "ok":
-                missed = sum(1 for r in report.results
-                             if r.host == hf.host.name and r.status == "error")
+                missed = not_evaluated[hf.host.name]
                 lines.append(f"  {_line(hf.host.name, 60)} ({_line(hf.host.address, 60)}): "
                              f"{hf.status} — {_line(hf.error or 'no detail')}; "
                              f"{_plural(missed, 'rule')} not evaluated")
