@@ -1,0 +1,100 @@
+"""Parallel fan-out of the probe over all hosts; one failing, slow or hostile
+host never affects the others."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
+
+from kaudit.errors import InputError
+from kaudit.model import Host, HostFacts
+from kaudit.ssh import CollectError, HostKeyStore, ProbeRun, SshOptions, run_probe
+from kaudit.sshconfig import clean
+
+Progress = Callable[[int, int, int], None]
+Parser = Callable[[str], tuple[dict[str, Any], list[str]]]
+
+
+def collect(hosts: Sequence[Host], cluster_vars: Mapping[str, Any], opts: SshOptions, *,
+            parallel: int = 50, progress: Progress | None = None) -> list[HostFacts]:
+    """Run the kaudit probe on every host; results in input order."""
+    from kaudit.parse import parse_probe_output
+    from kaudit.probe import probe_args, probe_command, probe_script
+
+    try:
+        args = probe_args(dict(cluster_vars))
+    except ValueError as e:
+        raise InputError(f"cluster vars: {e}") from None
+    command = probe_command(args, opts.sudo)
+    return collect_probe(hosts, probe_script(), command, opts, parse_probe_output,
+                         parallel=parallel, progress=progress)
+
+
+def collect_probe(hosts: Sequence[Host], script: bytes, command: str, opts: SshOptions,
+                  parse: Parser, *, parallel: int = 50,
+                  progress: Progress | None = None) -> list[HostFacts]:
+    """Run `command` with `script` on stdin on every host and parse its output."""
+    if not hosts:
+        return []
+    if any(h.connection != "local" for h in hosts):
+        opts.config()  # a bad --ssh-config is a usage error before anything connects
+    hostkeys = HostKeyStore(opts.known_hosts, opts.accept_new_host_keys)
+    results: list[HostFacts | None] = [None] * len(hosts)
+    done = failed = 0
+    workers = max(1, min(parallel, len(hosts)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-collect") as pool:
+        futures = {pool.submit(_one, h, script, command, opts, hostkeys, parse): i
+                   for i, h in enumerate(hosts)}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                hf = fut.result()
+            except Exception as e:  # _one catches everything; this is the last guard
+                hf = HostFacts(host=hosts[i], status="error",
+                               error=f"{type(e).__name__}: {clean(e)}")
+            results[i] = hf
+            done += 1
+            failed += hf.status != "ok"
+            if progress is not None:
+                progress(done, len(hosts), failed)
+    return [r for r in results if r is not None]
+
+
+def _one(host: Host, script: bytes, command: str, opts: SshOptions, hostkeys: HostKeyStore,
+         parse: Parser) -> HostFacts:
+    start = time.monotonic()
+    hf = HostFacts(host=host)
+    try:
+        run = run_probe(host, script, command, opts, hostkeys)
+        _fill(hf, run, parse, opts.max_output)
+    except CollectError as e:
+        hf.status, hf.error = e.status, e.message  # type: ignore[assignment]
+    except InputError as e:
+        hf.status, hf.error = "error", str(e)
+    except Exception as e:
+        hf.status, hf.error = "error", f"{type(e).__name__}: {clean(e)}"
+    hf.duration_s = round(time.monotonic() - start, 3)
+    return hf
+
+
+def _fill(hf: HostFacts, run: ProbeRun, parse: Parser, cap: int) -> None:
+    hf.raw = run.stdout.decode("utf-8", errors="replace")
+    hf.notes.extend(run.notes)
+    if not run.stdout.startswith(b"KAUDIT-PROBE "):
+        hf.status = "error"
+        err = clean(run.stderr.decode("utf-8", "replace"), 200) or "no output"
+        hf.error = f"probe did not run (exit status {run.exit_status}): {err}"
+        return
+    facts, notes = parse(hf.raw)
+    hf.facts = facts
+    hf.notes.extend(notes)
+    if run.clock_offset_s is not None and run.clock_uncertainty_s is not None:
+        hf.facts["clock"] = {"offset_s": round(run.clock_offset_s, 6),
+                             "uncertainty_s": round(run.clock_uncertainty_s, 6)}
+    if run.truncated:
+        hf.status = "error"
+        hf.error = f"probe output exceeded {cap} bytes; truncated (facts are incomplete)"
+    elif run.exit_status not in (0, None):
+        hf.notes.append(f"probe exited with status {run.exit_status}")

@@ -1,0 +1,531 @@
+"""Run the probe on one host: over SSH (paramiko, behaving like OpenSSH) or,
+for `ansible_connection=local` hosts, as a local subprocess.
+
+Connection settings are resolved by `kaudit.sshconfig` with this precedence:
+inventory host vars > command-line options > ssh_config > defaults (local
+user, port 22). Authentication tries, in order: the identity files (inventory,
+else -i, else ssh_config IdentityFile), ssh-agent keys, the default keys
+~/.ssh/id_ed25519, id_ecdsa, id_rsa (only when no identity file was named, as
+OpenSSH does), then a password when the inventory holds `ansible_password`.
+Key files are read once per scan and never asked for a passphrase.
+
+Every failure becomes `CollectError(status, message)` with a status from
+`kaudit.model.HOST_STATUSES`; messages never carry key material or passwords,
+and text that came from the host is stripped of control characters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import re
+import select
+import selectors
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kaudit.model import Host
+from kaudit.sshconfig import (
+    DEFAULT_KEYS,
+    ConnectSettings,
+    Endpoint,
+    HostKeyRejected,
+    HostKeyStore,
+    SshConfig,
+    clean,
+    resolve,
+)
+
+__all__ = ["CollectError", "HostKeyStore", "ProbeRun", "SshOptions", "run_probe"]
+
+# paramiko logs transport failures (with tracebacks) at ERROR; without a handler
+# Python's last-resort handler would print them on the user's terminal.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
+
+_FIRST_LINE = re.compile(rb"^KAUDIT-PROBE (\S+) (-?\d+(?:\.\d+)?)\s*$")
+_READ_CHUNK = 65536
+
+
+class CollectError(Exception):
+    """Collection of one host failed; `status` is a HOST_STATUSES value."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _ScanCache:
+    """Things read once per scan and shared by the worker threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.config: SshConfig | None = None
+        self.keys: dict[str, tuple[Any, str | None]] = {}
+
+
+@dataclass
+class SshOptions:
+    """Connection options for one scan (see the module docstring for precedence)."""
+
+    user: str | None = None
+    identity: list[str] = field(default_factory=list)
+    port: int | None = None
+    ssh_config: str | None = None      # default: ~/.ssh/config when it exists
+    jump: str | None = None            # [user@]host[:port][,...]
+    sudo: bool = False
+    known_hosts: str | None = None     # default: ~/.ssh/known_hosts
+    accept_new_host_keys: bool = False
+    timeout: float = 60.0              # per host: connect + probe
+    connect_timeout: float = 10.0
+    max_output: int = 16 * 1024 * 1024
+    use_agent: bool = True
+    _cache: _ScanCache = field(default_factory=_ScanCache, init=False, repr=False,
+                               compare=False)
+
+    def config(self) -> SshConfig:
+        """The ssh_config, parsed on first use (raises InputError when unreadable)."""
+        with self._cache.lock:
+            if self._cache.config is None:
+                self._cache.config = SshConfig.load(self.ssh_config)
+            return self._cache.config
+
+    def endpoint(self, host: Host) -> Endpoint:
+        cli = ConnectSettings(user=self.user, identity=list(self.identity), port=self.port,
+                              jump=self.jump)
+        return resolve(host, cli, self.config())
+
+    def load_key(self, path: str) -> tuple[Any, str | None]:
+        """(key or None, note or None) for a private key file, cached by path."""
+        with self._cache.lock:
+            if path not in self._cache.keys:
+                self._cache.keys[path] = _read_key(path)
+            return self._cache.keys[path]
+
+
+def _read_key(path: str) -> tuple[Any, str | None]:
+    import paramiko
+
+    if not os.path.exists(path):
+        return None, f"identity file {path} not found"
+    try:
+        return paramiko.PKey.from_path(path), None
+    except (paramiko.PasswordRequiredException, TypeError):
+        # cryptography raises TypeError for an OpenSSH-format key without passphrase
+        return None, f"identity file {path} is encrypted; skipped (use ssh-agent)"
+    except (paramiko.SSHException, OSError, ValueError) as e:
+        # Never include the exception text verbatim: it may quote the file.
+        return None, f"identity file {path} could not be read ({type(e).__name__}); skipped"
+
+
+@dataclass
+class ProbeRun:
+    """What one probe run produced."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_status: int | None
+    clock_offset_s: float | None
+    clock_uncertainty_s: float | None
+    truncated: bool
+    notes: list[str] = field(default_factory=list)
+
+
+class _Output:
+    """Collects stdout/stderr under a cap and times the probe's first line."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.out = bytearray()
+        self.err = bytearray()
+        self.truncated = False
+        self.t0 = 0.0
+        self.t1: float | None = None
+
+    def feed(self, data: bytes, stderr: bool = False) -> None:
+        buf = self.err if stderr else self.out
+        room = self.cap - len(buf)
+        if len(data) > room:
+            data = data[:max(room, 0)]
+            self.truncated = True
+        if not stderr and self.t1 is None and b"\n" in data:
+            self.t1 = time.time()
+        buf += data
+
+    def result(self, exit_status: int | None) -> ProbeRun:
+        notes: list[str] = []
+        offset = uncertainty = None
+        first = bytes(self.out.split(b"\n", 1)[0]) if self.t1 is not None else b""
+        m = _FIRST_LINE.match(first)
+        if m and self.t1 is not None:
+            remote = float(m.group(2))
+            offset = remote - (self.t0 + self.t1) / 2
+            uncertainty = (self.t1 - self.t0) / 2
+        else:
+            notes.append("probe output did not start with a KAUDIT-PROBE line; "
+                         "clock offset unknown")
+        if self.truncated:
+            notes.append(f"probe output exceeded {self.cap} bytes and was truncated")
+        return ProbeRun(bytes(self.out), bytes(self.err), exit_status, offset, uncertainty,
+                        self.truncated, notes)
+
+
+def run_probe(host: Host, script: bytes, command: str, opts: SshOptions,
+              hostkeys: HostKeyStore) -> ProbeRun:
+    """Send `script` on stdin to `command` on `host`; raise CollectError on failure."""
+    deadline = time.monotonic() + opts.timeout
+    if host.connection == "local":
+        run = _run_local(script, command, opts, deadline)
+    else:
+        run = _run_ssh(host, script, command, opts, hostkeys, deadline)
+    _check_sudo(run, opts, host)
+    return run
+
+
+def _check_sudo(run: ProbeRun, opts: SshOptions, host: Host) -> None:
+    if not opts.sudo or run.exit_status in (0, None) or run.stdout:
+        return
+    err = run.stderr.decode("utf-8", "replace")
+    if "password is required" in err or "a terminal is required" in err:
+        raise CollectError("error", "sudo requires a password; configure NOPASSWD or "
+                                    "drop --sudo")
+    if run.exit_status == 127 and "sudo" in err:
+        raise CollectError("error", f"sudo is not installed on {host.name}; install it or "
+                                    "connect as root without --sudo")
+    if "not in the sudoers" in err or "not allowed to execute" in err:
+        raise CollectError("error", f"sudo refused: {clean(err, 200)}")
+
+
+# -- local ------------------------------------------------------------------------
+
+def _run_local(script: bytes, command: str, opts: SshOptions, deadline: float) -> ProbeRun:
+    """Run the probe on this machine: argv from the (quoted) command, no shell."""
+    argv = shlex.split(command)
+    output = _Output(opts.max_output)
+    output.t0 = time.time()
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as e:
+        raise CollectError("error", f"cannot run {argv[0]}: {e.strerror}") from None
+    assert proc.stdin and proc.stdout and proc.stderr
+    pending = memoryview(script)
+    sel = selectors.DefaultSelector()
+    try:
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            os.set_blocking(f.fileno(), False)
+        sel.register(proc.stdin, selectors.EVENT_WRITE)
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        sel.register(proc.stderr, selectors.EVENT_READ)
+        if not pending:
+            sel.unregister(proc.stdin)
+            proc.stdin.close()
+        open_reads = 2
+        while open_reads and not output.truncated:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise CollectError("timeout", f"probe did not finish within {opts.timeout:g}s")
+            for key, _ in sel.select(remaining):
+                if key.fileobj is proc.stdin:
+                    try:
+                        n = os.write(proc.stdin.fileno(), pending[:_READ_CHUNK])
+                    except BrokenPipeError:
+                        n = len(pending)
+                    pending = pending[n:]
+                    if not pending:
+                        sel.unregister(proc.stdin)
+                        proc.stdin.close()
+                    continue
+                data = os.read(key.fd, _READ_CHUNK)
+                if not data:
+                    sel.unregister(key.fileobj)
+                    open_reads -= 1
+                    continue
+                output.feed(data, stderr=key.fileobj is proc.stderr)
+        status: int | None = None
+        if not output.truncated:
+            try:
+                status = proc.wait(max(deadline - time.monotonic(), 0.01))
+            except subprocess.TimeoutExpired:
+                raise CollectError("timeout", f"probe did not exit within "
+                                              f"{opts.timeout:g}s") from None
+        return output.result(status)
+    finally:
+        sel.close()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            f.close()
+        proc.wait()
+
+
+# -- ssh --------------------------------------------------------------------------
+
+class _Session:
+    """The sockets and transports of one host's connection, torn down together
+    (also by the watchdog when the per-host deadline passes)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.closeables: list[Any] = []
+        self.expired = False
+
+    def add(self, obj: Any) -> None:
+        with self.lock:
+            self.closeables.append(obj)
+
+    def close(self) -> None:
+        with self.lock:
+            items, self.closeables = self.closeables[::-1], []
+        for obj in items:
+            with contextlib.suppress(Exception):
+                obj.close()
+
+    def expire(self) -> None:
+        self.expired = True
+        self.close()
+
+
+def _run_ssh(host: Host, script: bytes, command: str, opts: SshOptions,
+             hostkeys: HostKeyStore, deadline: float) -> ProbeRun:
+    endpoint = opts.endpoint(host)
+    session = _Session()
+    notes: list[str] = []
+    watchdog = threading.Timer(max(deadline - time.monotonic(), 0), session.expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        transport = _connect(endpoint, opts, hostkeys, deadline, session, notes,
+                             host.secrets.get("ansible_password")
+                             or host.secrets.get("ansible_ssh_pass"))
+        run = _exec(transport, script, command, opts, deadline)
+        if session.expired and not run.truncated:
+            # The watchdog closed the connection under a running probe.
+            raise CollectError("timeout", f"probe on {endpoint.describe()} did not finish "
+                                          f"within {opts.timeout:g}s")
+        run.notes[:0] = notes
+        return run
+    except CollectError as e:
+        if session.expired and e.status != "timeout":
+            raise CollectError("timeout", f"no result from {endpoint.describe()} within "
+                                          f"{opts.timeout:g}s") from None
+        raise
+    except Exception as e:
+        if session.expired or time.monotonic() >= deadline:
+            raise CollectError("timeout", f"no result from {endpoint.describe()} within "
+                                          f"{opts.timeout:g}s") from None
+        raise CollectError("error", f"{type(e).__name__}: {clean(e)}") from None
+    finally:
+        watchdog.cancel()
+        session.close()
+        watchdog.join()
+
+
+def _remaining(deadline: float, what: str, opts: SshOptions) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise CollectError("timeout", f"{what}: per-host timeout of {opts.timeout:g}s reached")
+    return left
+
+
+def _open_socket(ep: Endpoint, opts: SshOptions, deadline: float) -> socket.socket:
+    """TCP connect with the connect timeout; DNS is resolved once, here."""
+    where = f"{ep.hostname}:{ep.port}"
+    try:
+        infos = socket.getaddrinfo(ep.hostname, ep.port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise CollectError("unreachable", f"cannot resolve {ep.hostname}: "
+                                          f"{clean(e.strerror)}") from None
+    last: OSError | None = None
+    for family, socktype, proto, _, addr in infos:
+        limit = min(opts.connect_timeout, _remaining(deadline, f"connect to {where}", opts))
+        sock = socket.socket(family, socktype, proto)
+        try:
+            sock.settimeout(limit)
+            sock.connect(addr)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except OSError as e:
+            sock.close()
+            last = e
+    if isinstance(last, TimeoutError):
+        raise CollectError("timeout", f"connect to {where} timed out")
+    if last is not None and last.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH,
+                                           errno.ENETUNREACH, errno.EHOSTDOWN,
+                                           errno.ECONNRESET, errno.EADDRNOTAVAIL):
+        raise CollectError("unreachable", f"connect to {where}: {last.strerror}")
+    reason = last.strerror if last is not None and last.strerror else "failed"
+    raise CollectError("unreachable", f"connect to {where}: {reason}")
+
+
+def _connect(ep: Endpoint, opts: SshOptions, hostkeys: HostKeyStore, deadline: float,
+             session: _Session, notes: list[str], password: str | None) -> Any:
+    """An authenticated transport to `ep`, through its jump hosts if any."""
+    import paramiko
+
+    if ep.jump is not None:
+        # Jump hosts never get the target's password.
+        outer = _connect(ep.jump, opts, hostkeys, deadline, session, notes, None)
+        limit = _remaining(deadline, f"open tunnel to {ep.hostname}:{ep.port}", opts)
+        try:
+            sock: Any = outer.open_channel("direct-tcpip", (ep.hostname, ep.port),
+                                           ("127.0.0.1", 0), timeout=limit)
+        except paramiko.ChannelException as e:
+            raise CollectError("unreachable", f"jump host {ep.jump.describe()} cannot reach "
+                                              f"{ep.hostname}:{ep.port}: "
+                                              f"{clean(e.text)}") from None
+        except paramiko.SSHException as e:
+            if session.expired:
+                raise
+            raise CollectError("error", f"jump host {ep.jump.describe()}: {clean(e)}") from None
+    else:
+        sock = _open_socket(ep, opts, deadline)
+    session.add(sock)
+    transport = paramiko.Transport(sock)
+    session.add(transport)
+    _prefer_known_key_types(transport, hostkeys.known_types(ep.known_hosts_name))
+    _handshake(transport, ep, opts, deadline)
+    key = transport.get_remote_server_key()
+    try:
+        note = hostkeys.check(ep.known_hosts_name, key.get_name(), key.asbytes())
+    except HostKeyRejected as e:
+        raise CollectError("hostkey_rejected", str(e)) from None
+    if note:
+        notes.append(f"{ep.known_hosts_name}: {note}")
+    _authenticate(transport, ep, opts, deadline, notes, password)
+    return transport
+
+
+def _prefer_known_key_types(transport: Any, known: list[str]) -> None:
+    """Ask for a host key type we already know, as OpenSSH does."""
+    if not known:
+        return
+    opts = transport.get_security_options()
+    types = list(opts.key_types)
+    wanted = [t for t in types if t in known or (t.startswith("rsa-sha2") and "ssh-rsa" in known)]
+    if wanted:
+        opts.key_types = wanted + [t for t in types if t not in wanted]
+
+
+def _handshake(transport: Any, ep: Endpoint, opts: SshOptions, deadline: float) -> None:
+    limit = _remaining(deadline, f"handshake with {ep.describe()}", opts)
+    transport.banner_timeout = limit
+    transport.handshake_timeout = limit
+    done = threading.Event()
+    transport.start_client(event=done)
+    if not done.wait(limit):
+        raise CollectError("timeout", f"{ep.hostname}:{ep.port} did not complete the SSH "
+                                      f"handshake within {opts.timeout:g}s")
+    if transport.is_active():
+        return
+    exc = transport.get_exception()
+    text = clean(exc) if exc is not None else "negotiation failed"
+    context = exc.__context__ if exc is not None else None
+    if isinstance(context, (TimeoutError, socket.timeout)):
+        raise CollectError("timeout", f"{ep.hostname}:{ep.port} sent no SSH banner within "
+                                      f"the time limit")
+    if "protocol banner" in text or "Indecipherable" in text or "Invalid SSH banner" in text:
+        raise CollectError("error", f"{ep.hostname}:{ep.port} is not an SSH server "
+                                    f"(no valid SSH protocol banner)")
+    raise CollectError("error", f"SSH negotiation with {ep.hostname}:{ep.port} failed: {text}")
+
+
+def _authenticate(transport: Any, ep: Endpoint, opts: SshOptions, deadline: float,
+                  notes: list[str], password: str | None) -> None:
+    import paramiko
+
+    tried: list[str] = []
+    allowed: list[str] | None = None
+
+    def attempt(label: str, fn: Any, *args: Any) -> bool:
+        nonlocal allowed
+        transport.auth_timeout = _remaining(deadline, f"authenticate to {ep.describe()}", opts)
+        tried.append(label)
+        try:
+            fn(ep.user, *args)
+        except paramiko.BadAuthenticationType as e:
+            allowed = list(e.allowed_types)
+        except paramiko.AuthenticationException:
+            pass
+        return bool(transport.is_authenticated())
+
+    for path in ep.identities:
+        key, note = opts.load_key(path)
+        if note:
+            notes.append(note)
+        if key is not None and attempt(f"key {path}", transport.auth_publickey, key):
+            return
+    if opts.use_agent and os.environ.get("SSH_AUTH_SOCK"):
+        agent = paramiko.Agent()
+        try:
+            for i, key in enumerate(agent.get_keys()):
+                if attempt(f"agent key {i + 1}", transport.auth_publickey, key):
+                    return
+        finally:
+            agent.close()
+    if ep.default_identities:
+        for path in DEFAULT_KEYS:
+            full = os.path.expanduser(path)
+            if not os.path.exists(full):
+                continue
+            key, note = opts.load_key(full)
+            if note:
+                notes.append(note)
+            if key is not None and attempt(f"key {full}", transport.auth_publickey, key):
+                return
+    if password is not None:
+        if attempt("password", transport.auth_password, password):
+            return
+        if allowed is not None and "keyboard-interactive" in allowed:
+            def answer(_title: str, _instr: str, prompts: list[Any]) -> list[str]:
+                return [password for _ in prompts]
+            if attempt("keyboard-interactive", transport.auth_interactive, answer):
+                return
+    what = ", ".join(tried) if tried else "no key or password available"
+    skipped = "".join(f"; {n}" for n in notes if n.startswith("identity file"))
+    raise CollectError("auth_failed", f"authentication as {ep.user} to {ep.hostname}:{ep.port} "
+                                      f"failed (tried: {what}{skipped})")
+
+
+def _exec(transport: Any, script: bytes, command: str, opts: SshOptions,
+          deadline: float) -> ProbeRun:
+    """One exec channel: script on stdin, stdout/stderr read until EOF or the cap."""
+    limit = _remaining(deadline, "open session", opts)
+    chan = transport.open_session(timeout=limit)
+    output = _Output(opts.max_output)
+    try:
+        chan.settimeout(limit)
+        output.t0 = time.time()
+        chan.exec_command(command)
+        chan.sendall(script)
+        chan.shutdown_write()
+        fd = chan.fileno()
+        while not output.truncated:
+            while chan.recv_ready() and not output.truncated:
+                output.feed(chan.recv(_READ_CHUNK))
+            while chan.recv_stderr_ready() and not output.truncated:
+                output.feed(chan.recv_stderr(_READ_CHUNK), stderr=True)
+            if output.truncated:
+                break
+            if (chan.eof_received or chan.closed) and not (
+                    chan.recv_ready() or chan.recv_stderr_ready()):
+                break
+            left = _remaining(deadline, "reading probe output", opts)
+            select.select([fd], [], [], min(left, 1.0))
+        status: int | None = None
+        if not output.truncated:
+            left = max(deadline - time.monotonic(), 0.0)
+            if chan.status_event.wait(left) and chan.exit_status >= 0:
+                status = chan.exit_status
+        return output.result(status)
+    finally:
+        chan.close()
