@@ -710,11 +710,7 @@ def _cluster_vars(raw: _Raw, yaml_vars: dict[str, dict[str, Origin]], depth: dic
             seen[key] = (group, origin)
             values[key] = origin
     for key, value in (overrides or {}).items():
-        if not _VAR_NAME.match(key):
-            raise InventoryError(f"--var {key}: invalid variable name")
-        if is_secret(key):
-            raise InventoryError(f"--var {key}: secrets cannot be passed with --var")
-        layer = _canonical({key: (value, "--var", None)})
+        layer = _override_layer(key, value)
         if layer:
             values.update(layer)
         else:
@@ -725,6 +721,28 @@ def _cluster_vars(raw: _Raw, yaml_vars: dict[str, dict[str, Origin]], depth: dic
             origin = _resolve_template(key, values[key], values, extra)
             out[key] = _check_cluster_var(key, origin)
     out.update(extra)
+    return out
+
+
+def _override_layer(key: str, value: str) -> dict[str, Origin]:
+    """One `--var KEY=VALUE` as canonical cluster vars ({} for any other var)."""
+    if not _VAR_NAME.match(key):
+        raise InventoryError(f"--var {key}: invalid variable name")
+    if is_secret(key):
+        raise InventoryError(f"--var {key}: secrets cannot be passed with --var")
+    return _canonical({key: (value, "--var", None)})
+
+
+def apply_overrides(cluster_vars: dict[str, Any],
+                    overrides: dict[str, str] | None) -> dict[str, Any]:
+    """Cluster vars (e.g. from a fact file) with `--var` overrides validated on top."""
+    out = dict(cluster_vars)
+    for key, value in (overrides or {}).items():
+        layer = _override_layer(key, value)
+        for name, origin in layer.items():
+            out[name] = _check_cluster_var(name, origin)
+        if not layer:
+            out[key] = value
     return out
 
 

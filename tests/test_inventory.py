@@ -11,6 +11,7 @@ from kaudit.errors import InputError, InventoryError
 from kaudit.inventory import (
     CLUSTER_VARS,
     MAX_RANGE_HOSTS,
+    apply_overrides,
     is_secret,
     load_inventory,
     parse_inventory,
@@ -661,6 +662,21 @@ def test_bad_override_names_the_flag() -> None:
                                "address is 172.16.0.0/16")
     with pytest.raises(InventoryError, match="invalid variable name"):
         load_inventory(FIXTURES / "seed-lab.txt", {"a b": "1"})
+
+
+def test_apply_overrides_to_saved_vars() -> None:
+    saved = {"vip": "10.0.0.1", "lb_port": 16443, "pod_cidr": "10.1.0.0/16", "other": "x"}
+    out = apply_overrides(saved, {"lb_port": "8443", "kube_pods_subnet": "10.2.0.0/16",
+                                  "note": "y"})
+    assert out == {"vip": "10.0.0.1", "lb_port": 8443, "pod_cidr": "10.2.0.0/16",
+                   "other": "x", "note": "y"}
+    assert saved["lb_port"] == 16443  # the input is not changed
+    assert apply_overrides(saved, None) == saved
+    with pytest.raises(InventoryError) as info:
+        apply_overrides(saved, {"vip": "nope"})
+    assert str(info.value) == "--var vip must be an IP address, got 'nope'"
+    with pytest.raises(InventoryError, match="secrets cannot be passed"):
+        apply_overrides(saved, {"ansible_become_pass": SECRET})
 
 
 # ------------------------------------------------------------------- files
