@@ -378,7 +378,8 @@ def values_equal(a: Any, b: Any) -> bool:
             qa, qb = _quantity(a, "eq"), _quantity(b, "eq")
         except OperatorError:
             return False
-        return qa[0] == qb[0] and qa[1] == qb[1]
+        # As in lt/ge, a bare number beside a unit is in that unit (bytes, seconds).
+        return (qa[0] == qb[0] or "num" in (qa[0], qb[0])) and qa[1] == qb[1]
     return False
 
 
