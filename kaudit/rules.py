@@ -60,7 +60,6 @@ class _Pack:
     rules: list[Rule]
     params: dict[str, Any]
     param_pos: dict[str, tuple[int | None, int | None]]
-    name_pos: tuple[int | None, int | None]
     id_pos: dict[str, tuple[int | None, int | None]]
 
 
@@ -121,17 +120,13 @@ def _combine(packs: list[_Pack]) -> RuleSet:
     params: dict[str, Any] = {}
     param_src: dict[str, str] = {}
     for pack in packs:
-        if pack.name in pack_src:
-            line, col = pack.name_pos
-            problems.append(Problem(pack.path, line, col, "$.pack",
-                                    f"pack {pack.name!r} is already defined in "
-                                    f"{pack_src[pack.name]}; use another pack name"))
-            continue
-        pack_src[pack.name] = pack.path
-        for rule in pack.rules:
+        # A pack may be spread over several files (a site adding its own "os" rules);
+        # `packs` names the first file.
+        pack_src.setdefault(pack.name, pack.path)
+        for i, rule in enumerate(pack.rules):
             if rule.id in by_id:
                 line, col = pack.id_pos.get(rule.id, (None, None))
-                problems.append(Problem(pack.path, line, col, "",
+                problems.append(Problem(pack.path, line, col, json_path(["rules", i, "id"]),
                                         f"duplicate rule id {rule.id!r}: already defined at "
                                         f"{by_id[rule.id].source}"))
                 continue
@@ -155,12 +150,18 @@ def _load_pack(path: str, text: str | None) -> _Pack:
     tree = load_yaml(path, text=text, error=RuleError)
     _normalise_bool_ops(tree)
     problems = schema_problems(tree, "rulepack", path)
-    raise_problems(problems)
+    if problems and not _rules_checkable(tree, problems):
+        raise_problems(problems)
+    # Rules the schema found fine still get the semantic checks, so one run
+    # reports everything wrong with the file.
+    broken = {p.where.split("]", 1)[0] + "]" for p in problems if p.where.startswith("$.rules[")}
     name = str(tree["pack"])
     rules: list[Rule] = []
     seen: dict[str, int | None] = {}
     id_pos: dict[str, tuple[int | None, int | None]] = {}
     for i, node in enumerate(tree["rules"]):
+        if f"$.rules[{i}]" in broken:
+            continue
         line, _ = locate(tree, ["rules", i])
         rule = _make_rule(to_plain(node), name, f"{path}:{line}")
         problems.extend(_rule_problems(tree, path, i, rule, name, seen))
@@ -170,7 +171,13 @@ def _load_pack(path: str, text: str | None) -> _Pack:
     params = to_plain(tree.get("params") or {})
     param_pos = {k: locate(tree, ["params", k]) for k in params}
     raise_problems(sort_problems(problems))
-    return _Pack(name, path, rules, params, param_pos, locate(tree, ["pack"]), id_pos)
+    return _Pack(name, path, rules, params, param_pos, id_pos)
+
+
+def _rules_checkable(tree: Any, problems: list[Problem]) -> bool:
+    """Whether the pack's skeleton (pack name, rules list) is sound enough to look inside."""
+    skeleton = ("$", "$.pack", "$.rules")
+    return isinstance(tree, dict) and not any(p.where in skeleton for p in problems)
 
 
 def _make_rule(node: dict[str, Any], pack: str, source: str) -> Rule:
