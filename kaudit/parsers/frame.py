@@ -1,0 +1,224 @@
+"""Framing of probe output: the header, sections and their file/command
+blocks. Tolerant by construction: anything unexpected is kept as plain
+lines or reported through notes, never raised."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MARK = "@@kaudit:"
+MAX_LIST = 10000          # items kept in any fact list
+MAX_STR = 65536           # characters kept in any fact string
+_ESCAPED = re.compile(r"^\\+@@kaudit:")
+_BLOCK = re.compile(r"^@@kaudit:(file|nofile|unreadable|cmd|nocmd|skipped) (.*)$")
+_CMD = re.compile(r"^(.*) rc=(-?\d+)$")
+
+
+@dataclass
+class Block:
+    """One framed file or command output inside a section."""
+
+    kind: str                 # file | nofile | unreadable | cmd | nocmd | skipped
+    name: str                 # the path or command name
+    rc: int | None = None
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def present(self) -> bool:
+        return self.kind in ("file", "cmd")
+
+    @property
+    def text(self) -> str:
+        """Content as printed by the probe (which adds one final newline)."""
+        lines = self.lines
+        if lines and lines[-1] == "":
+            lines = lines[:-1]
+        return "\n".join(lines)
+
+
+@dataclass
+class Section:
+    """A `@@kaudit:section NAME` block: loose key=value lines, then blocks."""
+
+    name: str
+    lines: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+
+    def kv(self) -> dict[str, str]:
+        """The loose `key=value` lines (first occurrence wins)."""
+        out: dict[str, str] = {}
+        for line in self.lines:
+            key, sep, value = line.partition("=")
+            if sep and key and key not in out:
+                out[key] = value
+        return out
+
+    def file(self, path: str) -> str | None:
+        """Content of the framed file `path`, None when absent or unreadable."""
+        for b in self.blocks:
+            if b.kind == "file" and b.name == path:
+                return b.text
+        return None
+
+    def files(self) -> list[Block]:
+        return [b for b in self.blocks if b.kind == "file"]
+
+    def cmd(self, name: str) -> Block | None:
+        """The block for command `name` in any state (ran, missing, skipped)."""
+        for b in self.blocks:
+            if b.kind in ("cmd", "nocmd", "skipped") and b.name == name:
+                return b
+        return None
+
+
+@dataclass
+class Frame:
+    """The whole output split up; `complete` is False when `@@kaudit:end` is missing."""
+
+    version: str | None = None
+    epoch: str | None = None
+    sections: dict[str, Section] = field(default_factory=dict)
+    complete: bool = False
+    end_rc: int | None = None
+
+
+def split_output(text: str, notes: list[str]) -> Frame:
+    """Split decoded probe output into sections and blocks."""
+    frame = Frame()
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    start = 0
+    if lines:
+        head = lines[0].rstrip("\r").split(" ")
+        if len(head) == 3 and head[0] == "KAUDIT-PROBE":
+            frame.version, frame.epoch = head[1], head[2]
+            start = 1
+        else:
+            notes.append("output does not start with a KAUDIT-PROBE header line")
+    current: Section | None = None
+    block: Block | None = None
+    stray = 0
+    for raw in lines[start:]:
+        line = raw[:-1] if raw.endswith("\r") else raw
+        if line.startswith(MARK):
+            if line.startswith("@@kaudit:section "):
+                name = line[len("@@kaudit:section "):].strip()
+                if name in frame.sections:
+                    notes.append(f"section {name!r} repeated; later copy ignored")
+                    current, block = Section(name), None   # collected, then dropped
+                    continue
+                current, block = Section(name), None
+                frame.sections[name] = current
+                continue
+            if line.startswith("@@kaudit:end"):
+                frame.complete = True
+                frame.end_rc = to_int(line[len("@@kaudit:end"):])
+                break
+            m = _BLOCK.match(line)
+            if m and current is not None:
+                kind, rest = m.group(1), m.group(2)
+                status: int | None = None
+                if kind == "cmd":
+                    cm = _CMD.match(rest)
+                    if cm:
+                        rest, status = cm.group(1), to_int(cm.group(2))
+                block = Block(kind, rest, status)
+                current.blocks.append(block)
+                continue
+            stray += 1
+            continue
+        if _ESCAPED.match(line):
+            line = line[1:]
+        if current is None:
+            stray += 1
+        elif block is not None:
+            if len(block.lines) < 4 * MAX_LIST:
+                block.lines.append(line)
+        elif len(current.lines) < 4 * MAX_LIST:
+            current.lines.append(line)
+    if stray:
+        notes.append(f"{stray} line(s) outside any section or with an unknown marker ignored")
+    if not frame.complete:
+        notes.append("probe output is truncated (no @@kaudit:end line)")
+    return frame
+
+
+def cap(value: Any, notes: list[str], path: str = "") -> Any:
+    """Bound every list and string in a fact tree (a hostile host cannot bloat reports)."""
+    if isinstance(value, str):
+        if len(value) > MAX_STR:
+            notes.append(f"{path or 'value'}: string cut to {MAX_STR} characters")
+            return value[:MAX_STR]
+        return value
+    if isinstance(value, list):
+        if len(value) > MAX_LIST:
+            notes.append(f"{path or 'value'}: list cut to {MAX_LIST} items")
+            value = value[:MAX_LIST]
+        return [cap(v, notes, path) for v in value]
+    if isinstance(value, dict):
+        if len(value) > MAX_LIST:
+            notes.append(f"{path or 'value'}: object cut to {MAX_LIST} keys")
+            value = dict(list(value.items())[:MAX_LIST])
+        return {str(k)[:MAX_STR]: cap(v, notes, f"{path}.{k}" if path else str(k))
+                for k, v in value.items()}
+    return value
+
+
+@dataclass
+class Ctx:
+    """What a section parser sees: the frame, the facts parsed before it
+    (read only) and a notes list it reports problems to."""
+
+    frame: Frame
+    facts: dict[str, Any]
+    notes: list[str]
+    label: str = ""
+
+    def sec(self, name: str) -> Section | None:
+        return self.frame.sections.get(name)
+
+    def need(self, name: str) -> Section:
+        """The section, or MissingSection (noted once by the runner)."""
+        s = self.frame.sections.get(name)
+        if s is None:
+            raise MissingSection(name)
+        return s
+
+    def note(self, msg: str) -> None:
+        self.notes.append(f"{self.label}: {msg}" if self.label else msg)
+
+
+class MissingSection(Exception):
+    """A parser's section is not in the output (older probe, truncation)."""
+
+
+def to_int(text: str | None) -> int | None:
+    """An int from plain decimal text, else None."""
+    if text is None:
+        return None
+    t = text.strip()
+    if t.startswith("-"):
+        return -int(t[1:]) if t[1:].isascii() and t[1:].isdigit() else None
+    return int(t) if t.isascii() and t.isdigit() and len(t) < 40 else None
+
+
+def to_float(text: str | None) -> float | None:
+    """A finite float from text, else None."""
+    if text is None or len(text) > 64:
+        return None
+    try:
+        v = float(text.strip())
+    except ValueError:
+        return None
+    return v if v == v and v not in (float("inf"), float("-inf")) else None
+
+
+def strip_comment(line: str, chars: str = "#") -> str:
+    """The line without a trailing comment starting at any of `chars`."""
+    for i, ch in enumerate(line):
+        if ch in chars:
+            return line[:i]
+    return line
