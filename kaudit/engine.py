@@ -389,6 +389,7 @@ def _each(spec: Mapping[str, Any], env: _Env, every: bool, roles: tuple[str, ...
                 f"{word} needs a list or mapping at '{label}', got {describe(coll)}")
         undecided: Exception | None = None
         failed: list[tuple[str, Verdict]] = []
+        passed: Verdict | None = None
         for key, x in entries:
             try:
                 v = child(ctx, x, f"{label}.{key}")
@@ -397,7 +398,9 @@ def _each(spec: Mapping[str, Any], env: _Env, every: bool, roles: tuple[str, ...
                 continue
             if v.ok and not every:
                 return v
-            if not v.ok:
+            if v.ok:
+                passed = v
+            else:
                 failed.append((_item_label(key, x), v))
         if every and failed:
             first = failed[0][1]
@@ -406,7 +409,9 @@ def _each(spec: Mapping[str, Any], env: _Env, every: bool, roles: tuple[str, ...
         if undecided is not None:
             raise undecided
         if every:
-            return Verdict(True, label, "", describe, None)
+            wanted = f"every item of {label}: {passed.expected}" if passed else \
+                f"every item of {label}"
+            return Verdict(True, label, wanted, _fixed("all items pass"), None)
         expected = f"some item of {label}: {failed[0][1].expected}" if failed else \
             f"some item of {label}"
         return Verdict(False, label, expected,
@@ -679,7 +684,8 @@ def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any]) ->
 def detect_phase(hosts: Sequence[HostFacts]) -> str:
     """'installed' when any scanned host has Kubernetes installed, else 'preflight'."""
     for hf in hosts:
-        if hf.status == "ok" and as_bool(hf.facts.get("kubernetes", {}).get("installed")):
+        k8s = hf.facts.get("kubernetes") if hf.status == "ok" else None
+        if isinstance(k8s, dict) and as_bool(k8s.get("installed")):
             return "installed"
     return "preflight"
 

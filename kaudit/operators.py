@@ -361,6 +361,8 @@ def as_bool(value: Any) -> bool | None:
 def values_equal(a: Any, b: Any) -> bool:
     """Rule-language equality: numeric when both sides are numbers, booleans by meaning,
     sizes/durations by magnitude, else exact string equality."""
+    if type(a) is str and type(b) is str and a == b:
+        return True  # the common case, before any parsing
     if isinstance(a, bool) or isinstance(b, bool):
         ba, bb = as_bool(a), as_bool(b)
         return ba is not None and ba == bb
@@ -373,7 +375,7 @@ def values_equal(a: Any, b: Any) -> bool:
         return bool(a == b)
     if str(a) == str(b):
         return True
-    if isinstance(a, str) or isinstance(b, str):
+    if _may_be_quantity(a) and _may_be_quantity(b):
         try:
             qa, qb = _quantity(a, "eq"), _quantity(b, "eq")
         except OperatorError:
@@ -381,6 +383,13 @@ def values_equal(a: Any, b: Any) -> bool:
         # As in lt/ge, a bare number beside a unit is in that unit (bytes, seconds).
         return (qa[0] == qb[0] or "num" in (qa[0], qb[0])) and qa[1] == qb[1]
     return False
+
+
+def _may_be_quantity(value: Any) -> bool:
+    if isinstance(value, str):
+        head = value.lstrip()[:1]
+        return head.isdigit() or head in ("+", "-", ".")
+    return isinstance(value, int | float)
 
 
 def _canon(value: Any) -> str:
@@ -542,6 +551,8 @@ def _contained(fact: Any, item: Any, op: str) -> bool:
     if isinstance(fact, str):
         return _scalar_text(item) in fact
     if isinstance(fact, list):
+        if isinstance(item, str) and item in fact:
+            return True  # exact match is the common case; the scan handles "6443" vs 6443
         return any(values_equal(x, item) for x in fact)
     if isinstance(fact, dict):
         return _scalar_text(item) in fact

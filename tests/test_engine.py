@@ -526,3 +526,12 @@ def test_detect_phase() -> None:
     assert detect_phase([hf("m1", status="timeout", kubernetes={"installed": True})]) == \
         "preflight"
     assert detect_phase([]) == "preflight"
+
+
+def test_not_each_and_missing_fact_reference() -> None:
+    host = hf("m1", mounts={"/data": {"own_mount": True}}, limits={"nofile": {"hard": 10}})
+    r = one({"not": {"each": "mounts", "check": {"fact": ".own_mount", "op": "true"}}}, host)
+    assert (r.status, r.expected) == ("fail", "not (every item of mounts: true)")
+    r = one({"fact": "limits.nofile.hard", "op": "ge", "value": "${facts.limits.nofile.soft}"},
+            host)
+    assert (r.status, r.message) == ("error", "fact 'limits.nofile.soft' missing")
