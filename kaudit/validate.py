@@ -94,6 +94,8 @@ def schema_problems(tree: Any, schema_name: str, path: str) -> list[Problem]:
             continue
         seen.add((where, message))
         line, col = locate(tree, parts)
+        if line is None and not parts:
+            line, col = 1, 1  # a bare scalar document has no recorded position
         problems.append(Problem(path, line, col, where, message))
     return sort_problems(problems)
 
@@ -155,7 +157,9 @@ def _describe(error: ValidationError) -> list[tuple[list[str | int], str]]:
         tmpl = _template(schema, instance, parts)
         if tmpl:
             return [(parts, tmpl)]
-        return [(parts, f"missing required key {_quote(k)}") for k in missing]
+        if len(missing) == 1:
+            return [(parts, f"missing required key {_quote(missing[0])}")]
+        return [(parts, "missing required keys " + ", ".join(_quote(k) for k in missing))]
 
     if validator == "not" and isinstance(instance, Mapping):
         banned = error.validator_value.get("required") if isinstance(

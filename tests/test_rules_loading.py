@@ -496,3 +496,21 @@ def test_golden_error_messages(case: str, monkeypatch: pytest.MonkeyPatch) -> No
     if os.environ.get("KAUDIT_UPDATE_GOLDEN"):
         expected.write_text(str(info.value) + "\n", encoding="utf-8")
     assert str(info.value) + "\n" == expected.read_text(encoding="utf-8")
+
+
+# --- validate() directly --------------------------------------------------------------------
+
+def test_validate_raises_the_given_error_class(tmp_path: Path) -> None:
+    from kaudit.errors import InputError
+    from kaudit.validate import validate
+    from kaudit.yamlio import load_yaml
+
+    p = write(tmp_path, "pack: demo\nrules:\n  - id: demo.x\n")
+    with pytest.raises(InputError) as info:
+        validate(load_yaml(p), "rulepack", "x.yaml", InputError)
+    assert type(info.value) is InputError
+    assert (info.value.path, info.value.line, info.value.column) == ("x.yaml", 3, 5)
+    assert str(info.value) == ("x.yaml:3:5: $.rules[0]: missing required keys 'title', "
+                               "'severity', 'scope', 'check'")
+    with pytest.raises(InputError, match=r"^x\.yaml:1:1: \$: expected a mapping, got a string"):
+        validate(load_yaml(write(tmp_path, "just text\n")), "rulepack", "x.yaml", InputError)
