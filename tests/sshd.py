@@ -80,15 +80,16 @@ class SshServer:
         auth.write_text("".join(Path(f"{p}.pub").read_text() for p in authorized))
         os.chmod(auth, 0o644)
         self.config = self.dir / "sshd_config"
+        # `extra` goes first: sshd keeps the first value it reads for a keyword.
         self.config.write_text(
-            f"ListenAddress {address}:{self.port}\n"
+            f"{extra}\nListenAddress {address}:{self.port}\n"
             f"HostKey {self.host_key}\n"
             f"PidFile {self.dir}/sshd.pid\n"
             f"AuthorizedKeysFile {auth}\n"
             "UsePAM no\nUseDNS no\nStrictModes no\nMaxStartups 100\n"
             "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
             "PermitRootLogin prohibit-password\nAllowTcpForwarding yes\n"
-            f"LogLevel {log_level}\n{extra}")
+            f"LogLevel {log_level}\n")
         self.log = self.dir / "sshd.log"
         self.proc: subprocess.Popen[bytes] | None = None
 

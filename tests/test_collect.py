@@ -72,7 +72,6 @@ def test_four_hosts_in_parallel_keep_input_order(ssh_env, four, tmp_path):
 
 @pytest.mark.sshd
 def test_real_probe_facts_match_this_machine(ssh_env, four, tmp_path):
-    pytest.importorskip("kaudit.parse", reason="kaudit.parse (the probe parser) not merged yet")
     hosts = [Host(name=f"n{i}", address=s.address, port=s.port) for i, s in enumerate(four)]
     results = collect(hosts, {"vip": "127.0.0.1", "lb_port": 16443},
                       options(ssh_env, tmp_path, timeout=60))
@@ -212,3 +211,10 @@ def test_local_hosts_and_bad_ssh_config(tmp_path):
 
 def test_empty_inventory_collects_nothing(tmp_path):
     assert collect_probe([], STANDIN, COMMAND, SshOptions(), simple_parse) == []
+
+
+def test_bad_cluster_vars_are_an_input_error_before_connecting(tmp_path):
+    hosts = [Host(name="r", address="127.0.0.2", port=1)]
+    opts = SshOptions(ssh_config=str(tmp_path / "missing"))
+    with pytest.raises(InputError, match="cluster vars"):
+        collect(hosts, {"vip": "1.2.3.4; rm -rf /"}, opts)

@@ -461,3 +461,30 @@ def test_known_hosts_matching(tmp_path):
         store.check("node1", "ssh-ed25519", other)
     with pytest.raises(Exception, match="revoked"):
         store.check("x", "ssh-ed25519", bytes(5))
+
+
+@pytest.fixture
+def user_password(ssh_env):  # type: ignore[no-untyped-def]
+    """Give the test user a password for this test only."""
+    secret = "kaudit-Pw-" + os.urandom(6).hex()
+    subprocess.run(["chpasswd"], input=f"{ssh_env.user}:{secret}", text=True, check=True)
+    try:
+        yield secret
+    finally:
+        subprocess.run(["usermod", "-p", "*", ssh_env.user], check=True)
+
+
+@pytest.mark.sshd
+def test_password_from_inventory_secrets(ssh_env, sshd_factory, tmp_path, user_password):
+    server = sshd_factory("127.0.0.2", authorized=[], extra="PasswordAuthentication yes\n")
+    trust(tmp_path, server)
+    opts = opts_for(ssh_env, tmp_path, identity=[])
+    host = Host(name="h", address=server.address, port=server.port,
+                secrets={"ansible_password": user_password})
+    assert probe(host, opts).exit_status == 0
+    bad = Host(name="h", address=server.address, port=server.port,
+               secrets={"ansible_password": user_password + "x"})
+    with pytest.raises(CollectError) as err:
+        probe(bad, opts)
+    assert err.value.status == "auth_failed"
+    assert user_password not in err.value.message and "password" in err.value.message
