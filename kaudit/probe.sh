@@ -99,7 +99,8 @@ rdred() {
             [ "$kp_c" -gt "$KP_LINES" ] && break
             case $kp_l in
                 *[Pp][Aa][Ss][Ss]*|*[Ss][Ee][Cc][Rr][Ee][Tt]*|*[Tt][Oo][Kk][Ee][Nn]*|\
-                *[Uu][Ss][Ee][Rr][Nn][Aa][Mm][Ee]*|*stats*auth*)
+                *[Uu][Ss][Ee][Rr][Nn][Aa][Mm][Ee]*|*stats*auth*|auth[\ \	=]*|\
+                *[\ \	]auth[\ \	=]*)
                     kp_i=${kp_l%%[! 	]*}
                     kp_r=${kp_l#"$kp_i"}
                     kp_w=${kp_r%%[ 	=]*}
