@@ -465,13 +465,18 @@ def _authenticate(transport: Any, ep: Endpoint, opts: SshOptions, deadline: floa
         if key is not None and attempt(f"key {path}", transport.auth_publickey, key):
             return
     if opts.use_agent and os.environ.get("SSH_AUTH_SOCK"):
-        agent = paramiko.Agent()
         try:
-            for i, key in enumerate(agent.get_keys()):
+            agent = paramiko.Agent()
+        except Exception as e:  # a stale SSH_AUTH_SOCK must not fail the host
+            notes.append(f"ssh-agent not usable ({type(e).__name__}); skipped")
+            agent = None
+        try:
+            for i, key in enumerate(agent.get_keys() if agent else ()):
                 if attempt(f"agent key {i + 1}", transport.auth_publickey, key):
                     return
         finally:
-            agent.close()
+            if agent is not None:
+                agent.close()
     if ep.default_identities:
         for path in DEFAULT_KEYS:
             full = os.path.expanduser(path)

@@ -39,7 +39,8 @@ def opts_for(env, tmp_path: Path, **kw) -> SshOptions:  # type: ignore[no-untype
     kw.setdefault("known_hosts", str(tmp_path / "known_hosts"))
     kw.setdefault("ssh_config", str(cfg))
     kw.setdefault("timeout", 15.0)
-    return SshOptions(use_agent=False, **kw)
+    kw.setdefault("use_agent", False)
+    return SshOptions(**kw)
 
 
 def trust(tmp_path: Path, *servers) -> None:  # type: ignore[no-untyped-def]
@@ -488,3 +489,49 @@ def test_password_from_inventory_secrets(ssh_env, sshd_factory, tmp_path, user_p
         probe(bad, opts)
     assert err.value.status == "auth_failed"
     assert user_password not in err.value.message and "password" in err.value.message
+
+
+@pytest.fixture
+def agent_sock(ssh_env, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A private ssh-agent holding the good key; stopped by pid afterwards."""
+    sock = tmp_path / "agent.sock"
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
+        subprocess.run(["ssh-add", "-q", str(ssh_env.key)], env=env, check=True,
+                       capture_output=True)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        yield sock
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+@pytest.mark.sshd
+def test_ssh_agent_keys_are_used(ssh_env, sshd_factory, tmp_path, agent_sock):
+    server = sshd_factory("127.0.0.2")
+    trust(tmp_path, server)
+    opts = SshOptions(user=ssh_env.user, ssh_config=str(_empty(tmp_path)),
+                      known_hosts=str(tmp_path / "known_hosts"), use_agent=True)
+    assert probe(host_for(server), opts).exit_status == 0
+    # Without the agent the same options have no key to offer.
+    with pytest.raises(CollectError) as err:
+        probe(host_for(server), SshOptions(user=ssh_env.user, ssh_config=opts.ssh_config,
+                                           known_hosts=opts.known_hosts, use_agent=False))
+    assert err.value.status == "auth_failed"
+
+
+@pytest.mark.sshd
+def test_stale_agent_socket_is_skipped(ssh_env, sshd_factory, tmp_path, monkeypatch):
+    server = sshd_factory("127.0.0.2")
+    trust(tmp_path, server)
+    monkeypatch.setenv("SSH_AUTH_SOCK", str(tmp_path / "no-agent.sock"))
+    # The wrong key fails, the dead agent is skipped: a plain auth failure, not a crash.
+    with pytest.raises(CollectError) as err:
+        probe(host_for(server), opts_for(ssh_env, tmp_path, use_agent=True,
+                                         identity=[str(ssh_env.wrong_key)]))
+    assert err.value.status == "auth_failed"
