@@ -1,0 +1,232 @@
+"""The probe, run for real on this machine: facts match the machine, it is
+read-only (proved under a read-only root), it copes with a bare PATH, with
+dash and busybox, and nothing from the inventory reaches the shell unquoted."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kaudit.parse import parse_probe_output
+from kaudit.probe import PROBE_VERSION, probe_args, probe_command, probe_script
+
+SH = shutil.which("sh")
+pytestmark = pytest.mark.skipif(SH is None, reason="no sh on this machine")
+
+# Facts that legitimately differ between two runs a second apart.
+VOLATILE = {"time", "probe", "memory"}
+
+
+def run_probe(args: list[str] | None = None, shell: str = "sh", prefix: list[str] | None = None,
+              env: dict[str, str] | None = None, timeout: float = 60) -> bytes:
+    cmd = [*(prefix or []), shell, "-s", "--", *(args or [])]
+    proc = subprocess.run(cmd, input=probe_script(), capture_output=True, timeout=timeout,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
+def stable(facts: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in facts.items() if k not in VOLATILE}
+
+
+@pytest.fixture(scope="module")
+def local_run() -> tuple[bytes, dict[str, Any], list[str]]:
+    out = run_probe(["--vip", "127.0.0.1", "--lb-port", "1"])
+    facts, notes = parse_probe_output(out)
+    return out, facts, notes
+
+
+def test_first_line_and_end(local_run: tuple[bytes, dict[str, Any], list[str]]) -> None:
+    out, facts, _ = local_run
+    first = out.split(b"\n", 1)[0].decode()
+    assert re.fullmatch(rf"KAUDIT-PROBE {PROBE_VERSION} \d+(\.\d+)?", first)
+    assert abs(float(first.split()[2]) - time.time()) < 120
+    assert out.rstrip(b"\n").endswith(b"@@kaudit:end 0")
+    assert facts["probe"]["version"] == PROBE_VERSION
+    assert facts["probe"]["complete"] is True
+
+
+def test_facts_match_this_machine(local_run: tuple[bytes, dict[str, Any], list[str]]) -> None:
+    _, facts, _ = local_run
+    assert facts["kernel"]["release"] == os.uname().release
+    assert facts["kernel"]["arch"] == os.uname().machine
+    assert facts["cpu"]["count"] in {os.cpu_count(), len(os.sched_getaffinity(0))}
+    meminfo = Path("/proc/meminfo").read_text()
+    total = int(re.search(r"MemTotal:\s+(\d+) kB", meminfo).group(1)) * 1024  # type: ignore[union-attr]
+    assert abs(facts["memory"]["total_bytes"] - total) <= total / 100
+    assert facts["hostname"] == socket.gethostname()
+    assert facts["probe"]["uid"] == os.geteuid()
+    osr = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines()
+               if "=" in line)
+    assert facts["os"]["id"] == osr["ID"].strip('"')
+    assert facts["mounts"]["/"]["mountpoint"] == "/"
+    assert facts["mounts"]["/"]["own_mount"] is True
+    assert facts["mounts"]["/"]["size_bytes"] == pytest.approx(
+        os.statvfs("/").f_blocks * os.statvfs("/").f_frsize, rel=0.01)
+    swappiness = Path("/proc/sys/vm/swappiness").read_text().strip()
+    assert facts["sysctl"]["vm.swappiness"] == swappiness
+    assert facts["swap"]["swappiness"] == int(swappiness)
+    assert "sh" not in facts["commands"] or shutil.which("sh")
+    assert facts["vip"]["address"] == "127.0.0.1"
+    assert facts["vip"]["tcp"] is False          # nothing listens on port 1
+
+
+def test_vip_tcp_check_sees_a_listener() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(8)
+        port = srv.getsockname()[1]
+        facts, _ = parse_probe_output(run_probe(["--vip", "127.0.0.1", "--lb-port", str(port)]))
+    if facts["vip"]["tcp_method"] == "none":
+        pytest.fail("no TCP method available on this machine (bash+timeout, nc, curl)")
+    assert facts["vip"]["tcp"] is True
+    assert facts["vip"]["port"] == port
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
+def test_probe_writes_nothing_to_tmp_or_home() -> None:
+    """Fresh private tmpfs mounts on /tmp, /var/tmp and /root catch any write,
+    and no other process on this machine can disturb them."""
+    dirs = ["/tmp", "/var/tmp", "/root"]
+    mounts = " && ".join(f"mount -t tmpfs kaudit-probe-test {d}" for d in dirs)
+    count = " ".join(f'"$(ls -A {d} | wc -l)"' for d in dirs)
+    script = (f"mount --make-rprivate / && {mounts} && "
+              "sh -s -- --vip 127.0.0.1 --lb-port 1; rc=$?; "
+              f"echo @@left {count} >&2; exit $rc")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], input=probe_script(),
+                          capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert proc.stdout.rstrip(b"\n").endswith(b"@@kaudit:end 0")
+    left = re.search(rb"@@left (\d+) (\d+) (\d+)", proc.stderr)
+    assert left is not None, proc.stderr
+    assert left.groups() == (b"0", b"0", b"0"), "the probe left files behind"
+
+
+def _unshare_ro_script(args: list[str]) -> str:
+    quoted = " ".join(shlex.quote(a) for a in args)
+    return (
+        "set -e; mount --make-rprivate / ; "
+        "mount -o remount,bind,ro / 2>/dev/null || "
+        "{ mount --bind / / && mount -o remount,bind,ro / ; } ; "
+        "if touch /.kaudit-rw-test 2>/dev/null; then rm -f /.kaudit-rw-test; "
+        "echo 'root still writable' >&2; exit 99; fi; "
+        f"exec sh -s -- {quoted}"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
+def test_read_only_root_gives_same_facts(local_run: tuple[bytes, dict[str, Any], list[str]]
+                                         ) -> None:
+    args = ["--vip", "127.0.0.1", "--lb-port", "1"]
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", _unshare_ro_script(args)],
+                          input=probe_script(), capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert proc.stdout.rstrip(b"\n").endswith(b"@@kaudit:end 0")
+    ro_facts, _ = parse_probe_output(proc.stdout)
+    _, facts, _ = local_run
+    ro_stable, rw_stable = stable(ro_facts), stable(facts)
+    assert ro_stable.keys() == rw_stable.keys()
+    for key in rw_stable:
+        assert ro_stable[key] == rw_stable[key], key
+
+
+def test_bare_path_still_completes(tmp_path: Path) -> None:
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "sh").symlink_to(os.path.realpath(SH or "/bin/sh"))
+    out = run_probe(["--vip", "127.0.0.1"], shell=str(bindir / "sh"),
+                    env={"PATH": str(bindir)})
+    assert out.startswith(b"KAUDIT-PROBE 1 ")
+    assert out.rstrip(b"\n").endswith(b"@@kaudit:end 0")
+    facts, notes = parse_probe_output(out)
+    assert facts["hostname"] == socket.gethostname()
+    assert facts["kernel"]["release"] == os.uname().release
+    assert facts["cpu"]["count"] in {os.cpu_count(), len(os.sched_getaffinity(0))}
+    assert "memory" in facts and "mounts" in facts
+    assert notes, "missing tools must be reported as notes"
+    assert "addresses" not in facts.get("network", {})
+
+
+@pytest.mark.parametrize("shell", ["dash", "busybox", "bash"])
+def test_other_shells_agree(shell: str, local_run: tuple[bytes, dict[str, Any], list[str]]
+                            ) -> None:
+    exe = shutil.which(shell)
+    if exe is None:
+        pytest.skip(f"{shell} not installed")
+    prefix = [exe] if shell == "busybox" else []
+    out = run_probe(["--vip", "127.0.0.1", "--lb-port", "1"],
+                    shell="sh" if shell == "busybox" else exe, prefix=prefix)
+    facts, _ = parse_probe_output(out)
+    _, ref, _ = local_run
+    for key in ("kernel", "hostname", "cpu", "os", "sysctl", "mounts", "limits", "selinux",
+                "hosts_file", "network"):
+        assert facts.get(key) == ref.get(key), key
+
+
+def test_probe_is_fast() -> None:
+    start = time.monotonic()
+    run_probe(["--vip", "127.0.0.1", "--lb-port", "1"])
+    assert time.monotonic() - start < 20
+
+
+def test_hostile_args_are_ignored_by_the_script(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    out = run_probe(["--vip", f"$(touch {marker})", "--lb-port", "1;touch " + str(marker),
+                     "--apiserver-port", "99999", "--bogus"])
+    assert not marker.exists()
+    facts, notes = parse_probe_output(out)
+    assert "vip" not in facts
+    assert any("invalid argument" in n for n in notes)
+
+
+@pytest.mark.parametrize("bad", ["$(touch x)", "192.168.1.1;reboot", "1.2.3.4\nid", "`id`",
+                                 "fe80::1%eth0", "", "999.1.1.1", "host.example.com"])
+def test_probe_args_rejects_non_addresses(bad: str) -> None:
+    if bad == "":
+        assert probe_args({"vip": bad}) == []
+        return
+    with pytest.raises(ValueError):
+        probe_args({"vip": bad})
+
+
+@pytest.mark.parametrize("bad", ["0", "65536", "16443;id", "$(id)", "1\n2", "-1", True, 3.5])
+def test_probe_args_rejects_bad_ports(bad: Any) -> None:
+    with pytest.raises(ValueError):
+        probe_args({"lb_port": bad})
+    with pytest.raises(ValueError):
+        probe_args({"apiserver_port": bad})
+
+
+def test_probe_args_and_command() -> None:
+    args = probe_args({"vip": " 192.168.40.199 ", "lb_port": "16443", "apiserver_port": 6443,
+                       "pod_cidr": "172.16.0.0/16"})
+    assert args == ["--vip", "192.168.40.199", "--lb-port", "16443", "--apiserver-port", "6443"]
+    assert probe_command(args, sudo=False) == (
+        "sh -s -- --vip 192.168.40.199 --lb-port 16443 --apiserver-port 6443")
+    assert probe_command(args, sudo=True).startswith("sudo -n sh -s -- --vip ")
+    assert probe_command(["--vip", "a b;c"], sudo=False) == "sh -s -- --vip 'a b;c'"
+    assert probe_args({"vip": "::1"}) == ["--vip", "::1"]
+    assert probe_args({}) == []
+
+
+def test_probe_script_is_the_shipped_file() -> None:
+    shipped = (Path(__file__).resolve().parent.parent / "kaudit" / "probe.sh").read_bytes()
+    assert probe_script() == shipped
+    assert probe_script() is probe_script()      # cached
+    # No here-documents and no redirection into files: the script must not write.
+    text = shipped.decode()
+    code = "\n".join(ln.split("#", 1)[0] for ln in text.splitlines())
+    code = re.sub(r"'[^'\n]*'|\"(?:[^\"\\\n]|\\.)*\"", "''", code)   # quoted text
+    assert "<<" not in code
+    for m in re.finditer(r"(?<![0-9&<])>{1,2}\s*(\S+)", code):
+        assert m.group(1).startswith(("/dev/null", "&")), m.group(0)
