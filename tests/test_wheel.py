@@ -1,0 +1,68 @@
+"""The wheel (a real `pip install .`, not editable) carries the rule packs,
+profiles, schemas and the probe, and works from a directory outside the repo."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("wheel")
+    env_dir = base / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    # Build from a copy so the test never writes build/ or *.egg-info into the checkout.
+    src = base / "src"
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard",
+                            "-z"], check=True, capture_output=True).stdout.split(b"\0")
+    for name in filter(None, files):
+        rel = Path(name.decode())
+        if not (ROOT / rel).is_file():
+            continue
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes((ROOT / rel).read_bytes())
+    wheel_dir = base / "dist"
+    subprocess.run([str(py), "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheel_dir),
+                    str(src)], check=True, timeout=600)
+    wheels = list(wheel_dir.glob("kaudit-*.whl"))
+    assert len(wheels) == 1
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheels[0])], check=True,
+                   timeout=600)
+    return env_dir
+
+
+def test_wheel_lists_shipped_rules(installed: Path, tmp_path: Path) -> None:
+    out = subprocess.run([str(installed / "bin" / "kaudit"), "rules", "list"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "os.swap-off" in out.stdout
+    assert "network.cidrs-disjoint" in out.stdout
+
+
+def test_wheel_scans_recorded_facts(installed: Path, tmp_path: Path) -> None:
+    facts = ROOT / "fixtures" / "facts" / "lab-faulty.json"
+    report = tmp_path / "r.json"
+    out = subprocess.run([str(installed / "bin" / "kaudit"), "scan", "-p", "prod-ha",
+                          "--facts", str(facts), "-r", f"json:{report}"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(report.read_text())
+    assert doc["profile"] == "prod-ha"
+    assert doc["summary"]["fail"] > 0
+    assert {h["name"] for h in doc["hosts"]} == {"m01", "m02", "m03", "n01", "n02", "n03"}
+
+
+def test_wheel_runs_as_module(installed: Path, tmp_path: Path) -> None:
+    out = subprocess.run([str(installed / "bin" / "python"), "-m", "kaudit", "--version"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    assert "0.1.0" in out.stdout
