@@ -115,11 +115,13 @@ def test_fail_on_threshold(tmp_path: Path) -> None:
 
 def test_only_and_skip(tmp_path: Path) -> None:
     code, doc, _, _ = _scan(tmp_path, "lab-faulty.json", "--only", "demo.swap-off")
+    assert code == 1
     failing = {(r["rule"], r["host"]) for r in doc["results"] if r["status"] == "fail"}
     assert failing == {("demo.swap-off", "n02")}
     skipped = {r["rule"] for r in doc["results"] if r["status"] == "skip"}
     assert "demo.cidrs" in skipped
     code, doc, _, _ = _scan(tmp_path, "lab-faulty.json", "--skip", "demo.swap-off")
+    assert code == 1     # the other failures remain
     assert not any(r["rule"] == "demo.swap-off" and r["status"] == "fail"
                    for r in doc["results"])
 
