@@ -813,8 +813,15 @@ def parse_inventory(text: str, path: str) -> Inventory:
     return _build(_parse_ini(text, path), {}, None)
 
 
+# `kaudit scan -p baseline @local`: this machine, no SSH, no file needed.
+LOCAL_INVENTORY = "@local"
+_LOCAL_TEXT = "localhost ansible_connection=local\n"
+
+
 def load_inventory(path: str | Path, overrides: dict[str, str] | None = None) -> Inventory:
     """Read an INI inventory plus group_vars/ beside it; `overrides` win over all."""
+    if str(path) == LOCAL_INVENTORY:
+        return _build(_parse_ini(_LOCAL_TEXT, LOCAL_INVENTORY), {}, overrides)
     p = Path(path)
     text = read_text(p, error=InventoryError)
     name = str(path)
