@@ -205,9 +205,11 @@ main() {
     have sed && KP_SED=1
     KP_TO=none
     if have timeout; then
-        if timeout 1 true >/dev/null 2>&1 </dev/null; then
+        # `sh -c :` rather than `true`: a busybox timeout needs an executable
+        # on PATH, and sh is the one program certain to be there.
+        if timeout 1 sh -c : >/dev/null 2>&1 </dev/null; then
             KP_TO=plain
-        elif timeout -t 1 true >/dev/null 2>&1 </dev/null; then
+        elif timeout -t 1 sh -c : >/dev/null 2>&1 </dev/null; then
             KP_TO=busybox
         fi
     fi

@@ -157,6 +157,28 @@ def test_bare_path_still_completes(tmp_path: Path) -> None:
     assert "addresses" not in facts.get("network", {})
 
 
+@pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox not installed")
+def test_busybox_only_userland(tmp_path: Path) -> None:
+    """A minimal container: every tool is a busybox applet."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    busybox = shutil.which("busybox") or ""
+    for applet in ("sh", "head", "sed", "date", "timeout", "tr", "readlink", "df", "uname",
+                   "hostname", "nproc", "id", "ip", "ping", "nc"):
+        (bindir / applet).symlink_to(busybox)
+    out = run_probe(["--vip", "127.0.0.1", "--lb-port", "1"], shell=str(bindir / "sh"),
+                    env={"PATH": str(bindir)})
+    assert re.match(rb"KAUDIT-PROBE 1 \d+(\.\d+)?\n", out)
+    facts, _ = parse_probe_output(out)
+    assert facts["probe"]["complete"] is True
+    assert facts["probe"]["timeout_method"] in ("plain", "busybox")
+    assert facts["kernel"]["release"] == os.uname().release
+    assert facts["cpu"]["count"] in {os.cpu_count(), len(os.sched_getaffinity(0))}
+    assert facts["mounts"]["/"]["size_bytes"] == pytest.approx(
+        os.statvfs("/").f_blocks * os.statvfs("/").f_frsize, rel=0.01)
+    assert facts["vip"]["tcp"] is False
+
+
 @pytest.mark.parametrize("shell", ["dash", "busybox", "bash"])
 def test_other_shells_agree(shell: str, local_run: tuple[bytes, dict[str, Any], list[str]]
                             ) -> None:
