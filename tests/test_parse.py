@@ -222,9 +222,10 @@ def test_versions_containerd_lb(inst: dict[str, Any]) -> None:
     ka = inst["keepalived"]
     inst_keys = ("name", "interface", "state", "priority", "virtual_router_id", "vips",
                  "track_scripts")
-    assert [{key: i[key] for key in inst_keys} for i in ka["instances"]] == [{"name": "VI_1", "interface": "ens160", "state": "MASTER",
-                                "priority": 101, "virtual_router_id": 51,
-                                "vips": ["192.168.40.199"], "track_scripts": ["check_apiserver"]}]
+    assert [{key: i[key] for key in inst_keys} for i in ka["instances"]] == [
+        {"name": "VI_1", "interface": "ens160", "state": "MASTER", "priority": 101,
+         "virtual_router_id": 51, "vips": ["192.168.40.199"],
+         "track_scripts": ["check_apiserver"]}]
     assert ka["scripts"]["check_apiserver"]["script"] == "/etc/keepalived/check_apiserver.sh"
     # secrets never reach facts
     assert "1111" not in json.dumps(inst)
