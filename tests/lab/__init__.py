@@ -1,0 +1,8 @@
+"""End-to-end lab: a six-host HA fleet in network namespaces (see __main__ for by-hand use)."""
+
+from .core import PREFIX, Disk, Lab, down_all
+from .fleet import FLEETS_DIR, Fleet, HostSpec, load_fleet
+from .run import LabError, run, skip_reason
+
+__all__ = ["FLEETS_DIR", "PREFIX", "Disk", "Fleet", "HostSpec", "Lab", "LabError",
+           "down_all", "load_fleet", "run", "skip_reason"]

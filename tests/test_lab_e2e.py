@@ -1,0 +1,194 @@
+"""End to end: the installed kaudit scans real six-host fleets built in network
+namespaces (tests/lab) from inside the lab namespace, over real SSH.
+
+Expectations come from the fleet files (fixtures/fleets): every (rule, host)
+pair a seeded fault lists must fail, and nothing else may fail except the
+fleet's commented `known_env_failures` (things one shared kernel cannot fake)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lab as labmod  # tests/lab; pytest puts tests/ on sys.path
+import pytest
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow]
+
+KAUDIT = Path(sys.executable).parent / "kaudit"
+FLEETS = ["prod-ha-preflight-healthy", "prod-ha-preflight-broken", "prod-ha-installed"]
+Pair = tuple[str, "str | None"]
+
+
+@dataclass
+class Scan:
+    rc: int
+    report: dict[str, Any]
+    junit: ET.Element
+    terminal: str
+    stderr: str
+    facts: Path
+
+
+def _skip() -> None:
+    reason = labmod.skip_reason()
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="module", params=FLEETS)
+def fleet_lab(request: pytest.FixtureRequest) -> Iterator[labmod.Lab]:
+    """One running lab per fleet; torn down even when a test or the build fails."""
+    _skip()
+    lab = labmod.Lab(labmod.load_fleet(request.param))
+    request.addfinalizer(lab.down)
+    lab.up()
+    yield lab
+
+
+def run_scan(lab: labmod.Lab, out: Path) -> Scan:
+    """`kaudit scan -p prod-ha` from inside the lab namespace, all three reports."""
+    assert KAUDIT.exists(), f"kaudit is not installed beside {sys.executable}"
+    out.mkdir(parents=True, exist_ok=True)
+    inv = out / "hosts.txt"
+    inv.write_text(lab.fleet.inventory_text(user="root"))
+    cp = subprocess.run(
+        lab.in_lab(str(KAUDIT), "scan", "-p", "prod-ha", str(inv), "-i", str(lab.client_key),
+                   "--known-hosts", str(lab.known_hosts), "--no-progress", "--timeout", "20",
+                   "-r", f"terminal:{out}/report.txt", "-r", f"json:{out}/report.json",
+                   "-r", f"junit:{out}/report.xml", "--save-facts", str(out / "facts.json")),
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert cp.returncode in (0, 1, 3), f"scan failed rc={cp.returncode}: {cp.stderr}"
+    return Scan(cp.returncode, json.loads((out / "report.json").read_text()),
+                ET.parse(out / "report.xml").getroot(), (out / "report.txt").read_text(),
+                cp.stderr, out / "facts.json")
+
+
+@pytest.fixture(scope="module")
+def scanned(fleet_lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Scan:
+    return run_scan(fleet_lab, tmp_path_factory.mktemp(fleet_lab.fleet.name))
+
+
+def failing(report: dict[str, Any]) -> set[Pair]:
+    return {(r["rule"], r["host"]) for r in report["results"] if r["status"] == "fail"}
+
+
+def expectations(lab: labmod.Lab) -> tuple[set[Pair], set[Pair]]:
+    """(must fail, may also fail) for this fleet, adjusted to the disks' sysfs truth."""
+    fleet = lab.fleet
+    must: set[Pair] = set()
+    for fault in fleet.faults:
+        need = fault.get("requires_rotational")
+        if need and not lab.disks[need["host"]][need["mount"]].rotational:
+            continue    # this kernel would not make the loop device rotational
+        must |= set(fault["expect_fail"])
+    names = [n for n, _, _ in fleet.inventory_hosts()] + [None]
+    may: set[Pair] = set()
+    for rule, host in fleet.known_env_failures:
+        may |= {(rule, h) for h in names} if host == "*" else {(rule, host)}
+    for host, disks in lab.disks.items():
+        d = disks.get("/var/lib/etcd")
+        if d is not None and d.rotational:
+            may.add(("storage.etcd-ssd", host))   # the machine's truth, whatever was asked
+    return must, may
+
+
+def test_failures_match_the_fleet(fleet_lab: labmod.Lab, scanned: Scan) -> None:
+    must, may = expectations(fleet_lab)
+    got = failing(scanned.report)
+    assert must - got == set(), f"seeded faults not reported: {sorted(must - got, key=str)}"
+    extra = got - must - may
+    assert extra == set(), f"failures the fleet does not explain: {sorted(extra, key=str)}"
+    if not fleet_lab.fleet.faults:
+        assert got <= may
+
+
+def test_host_statuses_and_exit_code(fleet_lab: labmod.Lab, scanned: Scan) -> None:
+    fleet = fleet_lab.fleet
+    want = {n: "ok" for n, _, _ in fleet.inventory_hosts()}
+    want.update({h.name: "unreachable" for h in fleet.hosts if not h.sshd})
+    got = {h["name"]: h["status"] for h in scanned.report["hosts"]}
+    assert got == want
+    down = {n for n, s in want.items() if s != "ok"}
+    for r in scanned.report["results"]:
+        if r["host"] in down:
+            assert r["status"] in ("error", "skip"), r   # never a silent pass
+    gating = [r for r in scanned.report["results"]
+              if r["status"] == "fail" and r["severity"] != "info"]
+    assert scanned.rc == (3 if down else 1 if gating else 0), scanned.stderr
+    assert scanned.report["phase"] == fleet.expect_phase
+
+
+def _junit_failing(root: ET.Element, hosts: set[str]) -> set[Pair]:
+    out: set[Pair] = set()
+    for suite in root.iter("testsuite"):
+        name = suite.get("name")
+        host = name if name in hosts else None
+        for case in suite.iter("testcase"):
+            if case.find("failure") is not None:
+                out.add((str(case.get("name")).split()[0], host))
+    return out
+
+
+def _terminal_failing(text: str, hosts: list[str]) -> set[Pair]:
+    """Failed findings from the terminal report: `[sev] rule — title` then `hosts:`."""
+    out: set[Pair] = set()
+    rule = None
+    for line in text.splitlines():
+        m = re.match(r"\[(\w+)\] (\S+) ", line)
+        if m:
+            rule = m.group(2)
+            out.add((rule, None))
+            continue
+        m = re.match(r"\s+hosts: (.*)$", line)
+        if m and rule:
+            out.discard((rule, None))
+            out |= {(rule, h.strip()) for h in m.group(1).split(",") if h.strip() in hosts}
+            rule = None
+    return out
+
+
+def test_reports_agree(fleet_lab: labmod.Lab, scanned: Scan) -> None:
+    report = scanned.report
+    hosts = [h["name"] for h in report["hosts"]]
+    got = failing(report)
+    assert _junit_failing(scanned.junit, set(hosts)) == got
+    assert _terminal_failing(scanned.terminal, hosts) == got
+    s = report["summary"]
+    assert f"pass {s['pass']}  fail {s['fail']}  error {s['error']}" in scanned.terminal
+    assert s["fail"] == len([r for r in report["results"] if r["status"] == "fail"])
+    junit_failures = sum(int(t.get("failures", 0)) for t in scanned.junit.iter("testsuite"))
+    assert junit_failures == s["fail"]
+
+
+def test_saved_facts_give_the_same_results_without_ssh(
+        fleet_lab: labmod.Lab, scanned: Scan, tmp_path: Path) -> None:
+    # Run outside the lab namespace: the lab's addresses do not even exist here.
+    cp = subprocess.run([str(KAUDIT), "scan", "-p", "prod-ha", "--facts", str(scanned.facts),
+                         "--no-progress", "-r", f"json:{tmp_path}/again.json"],
+                        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    again = json.loads((tmp_path / "again.json").read_text())
+    assert cp.returncode == scanned.rc, cp.stderr
+
+    def key(rep: dict[str, Any]) -> set[tuple[str, str | None, str]]:
+        return {(r["rule"], r["host"], r["status"]) for r in rep["results"]}
+
+    assert key(again) == key(scanned.report)
+    assert [(h["name"], h["status"]) for h in again["hosts"]] == \
+        [(h["name"], h["status"]) for h in scanned.report["hosts"]]
+
+
+def test_lab_has_no_way_out(fleet_lab: labmod.Lab) -> None:
+    """No default route anywhere in the lab, and no link from the root namespace into it."""
+    for ns in fleet_lab.namespaces:
+        routes = labmod.run(["ip", "-n", ns, "route", "show", "default"]).stdout
+        assert routes.strip() == "", (ns, routes)
+    root_links = labmod.run(["ip", "-o", "link", "show"]).stdout
+    assert fleet_lab.prefix not in root_links
