@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from kaudit import __version__
-from kaudit.errors import EXIT_UNSCANNED, KauditError
+from kaudit.errors import EXIT_FINDINGS, EXIT_UNSCANNED, KauditError
 from kaudit.options import connection_options, rules_dir_option, scan_options, var_option
 
 
@@ -78,6 +78,8 @@ def scan(inventory: str | None, **kw: Any) -> None:
 
     if bool(inventory) == bool(kw["facts_path"]):
         raise click.UsageError("give either an INVENTORY file or --facts FILE (not both)")
+    if kw["fail_on_drift"] and not kw["baseline"]:
+        raise click.UsageError("--fail-on-drift needs --baseline PREVIOUS.json")
     try:
         specs = [parse_report_spec(s) for s in (kw["reports"] or ("terminal",))]
         check_specs(specs)
@@ -87,7 +89,7 @@ def scan(inventory: str | None, **kw: Any) -> None:
         profile=kw["profile"], inventory=inventory, facts_path=kw["facts_path"],
         phase=kw["phase"], variables=kw["variables"], rules_dirs=kw["rules_dirs"],
         only=kw["only"], skip=kw["skip"], save_facts=kw["save_facts"],
-        connection=_connection(kw),
+        connection=_connection(kw), waivers=kw["waivers"], baseline=kw["baseline"],
     )
     progress = Progress(not kw["no_progress"] and kw["quiet"] == 0)
     try:
@@ -130,6 +132,20 @@ def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -
         click.echo(f"{h.host.name}: {h.status}: {h.error}", err=True)
     click.echo(f"collected {len(hosts) - len(bad)}/{len(hosts)} hosts into {output}", err=True)
     sys.exit(EXIT_UNSCANNED if bad else 0)
+
+
+@cli.command()
+@click.argument("old", type=click.Path(dir_okay=False))
+@click.argument("new", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+def diff(old: str, new: str, fmt: str) -> None:
+    """What changed between two JSON reports or two fact files (exit 1: worse)."""
+    from kaudit.diff import diff_files, render_table, to_json
+
+    result = diff_files(old, new)
+    click.echo(to_json(result) if fmt == "json" else render_table(result), nl=False)
+    sys.exit(EXIT_FINDINGS if result.worse else 0)
 
 
 @cli.group()
@@ -195,12 +211,11 @@ def rules_validate(paths: tuple[str, ...]) -> None:
     """Validate rule pack files or directories (together with the shipped packs)."""
     from pathlib import Path
 
-    from kaudit.rules import load_pack, load_rules
+    from kaudit.rules import load_pack, load_rules, pack_files
 
     dirs = [p for p in map(Path, paths) if p.is_dir()]
-    shipped_count = len(load_rules(()).rules)
     known = {r.id: r for r in load_rules(dirs).rules}   # validates dirs + duplicate ids
-    count = len(known) - shipped_count
+    count = sum(len(load_pack(f)[0]) for d in dirs for f in pack_files(d))
     for path in (p for p in map(Path, paths) if not p.is_dir()):
         pack_rules, _ = load_pack(path)
         for rule in pack_rules:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,9 @@ class ScanRequest:
     skip: Sequence[str] = ()
     save_facts: str | None = None
     connection: ConnectionRequest = field(default_factory=ConnectionRequest)
+    waivers: str | None = None
+    baseline: str | None = None
+    today: date | None = None            # waiver expiry reference (UTC); None = today
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Plan:
     rules: list[Rule]
     params: dict[str, Any]
     deselected: dict[str, str]
+    known: frozenset[str] = frozenset()  # every loaded rule id, selected or not
 
 
 def plan_rules(profile: str, rules_dirs: Sequence[str], only: Sequence[str],
@@ -91,7 +95,8 @@ def plan_rules(profile: str, rules_dirs: Sequence[str], only: Sequence[str],
         raise KauditError("no rule left to run after --only/--skip")
     if not rules:
         raise KauditError(f"profile {prof.name!r} selects no rules")
-    return Plan(profile=prof.name, rules=rules, params=params, deselected=deselected)
+    return Plan(profile=prof.name, rules=rules, params=params, deselected=deselected,
+                known=frozenset(r.id for r in ruleset.rules))
 
 
 def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
@@ -127,6 +132,17 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
     started = time.monotonic()
     started_at = now_iso()
     plan = plan_rules(req.profile, req.rules_dirs, req.only, req.skip)
+    # Every input is checked before anything is scanned.
+    waivers: list[Any] = []
+    if req.waivers:
+        from kaudit.waivers import load_waivers
+
+        waivers = load_waivers(req.waivers, plan.known)
+    baseline = None
+    if req.baseline:
+        from kaudit.drift import load_baseline
+
+        baseline = load_baseline(req.baseline)
     hosts, cluster_vars = gather(req, progress)
     if req.save_facts:
         from kaudit.facts import save_facts
@@ -136,11 +152,21 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
     phase = detect_phase(hosts) if req.phase == "auto" else req.phase
     results = evaluate(plan.rules, hosts, cluster_vars=cluster_vars, params=plan.params,
                        phase=phase, deselected=plan.deselected)
-    return Report(
+    notes: list[str] = []
+    if req.waivers:
+        from kaudit.waivers import apply_waivers
+
+        notes += apply_waivers(results, waivers, today=req.today)
+    report = Report(
         kaudit_version=__version__, profile=plan.profile, phase=phase,
-        started_at=started_at, duration_s=round(time.monotonic() - started, 3),
-        hosts=hosts, results=results,
+        started_at=started_at, duration_s=0.0, hosts=hosts, results=results, notes=notes,
     )
+    if baseline is not None and req.baseline:
+        from kaudit.drift import apply_baseline
+
+        apply_baseline(report, baseline, baseline_path=req.baseline)
+    report.duration_s = round(time.monotonic() - started, 3)
+    return report
 
 
 def failing(results: Sequence[Result], fail_on: str, *, drift_only: bool = False

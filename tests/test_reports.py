@@ -458,7 +458,7 @@ def test_parse_report_spec(spec: str, parsed: tuple[str, str | None]) -> None:
 
 
 @pytest.mark.parametrize(("spec", "message"), [
-    ("html:out.html", "unknown report format 'html'"),
+    ("pdf:out.pdf", "unknown report format 'pdf'"),
     ("xml", "unknown report format 'xml'"),
     ("junit:", "empty path"),
 ])

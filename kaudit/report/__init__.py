@@ -13,7 +13,7 @@ from kaudit.report.json_report import to_json
 from kaudit.report.junit import to_junit
 from kaudit.report.terminal import render_terminal
 
-FORMATS: tuple[str, ...] = ("terminal", "json", "junit")
+FORMATS: tuple[str, ...] = ("terminal", "json", "junit", "prometheus", "html")
 STDOUT = "-"
 
 
@@ -63,6 +63,14 @@ def render(report: Report, fmt: str, *, color: bool) -> str:
         return to_json(report)
     if fmt == "junit":
         return to_junit(report)
+    if fmt == "prometheus":
+        from kaudit.report.prometheus import to_prometheus
+
+        return to_prometheus(report)
+    if fmt == "html":
+        from kaudit.report.html import to_html
+
+        return to_html(report)
     raise ValueError(f"unknown report format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
