@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import fcntl
+import functools
 import getpass
 import hashlib
 import hmac
@@ -235,10 +236,51 @@ def _name_matches(name: str, patterns: tuple[str, ...]) -> bool:
     return matched
 
 
+@functools.lru_cache(maxsize=4096)
 def _glob(pattern: str) -> re.Pattern[str]:
     """OpenSSH patterns know only `*` and `?` (`[` is literal, as in `[host]:port`)."""
     parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
     return re.compile("".join(parts))
+
+
+def _is_literal(pattern: str) -> bool:
+    return not pattern.startswith(("|", "!")) and "*" not in pattern and "?" not in pattern
+
+
+class _KeyIndex:
+    """known_hosts entries looked up by name: literal names through a dict (a fleet's
+    known_hosts has one line per host, and scanning it for every host is quadratic),
+    wildcard, negated and hashed entries by matching each one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.literal: dict[str, list[tuple[int, _KnownKey]]] = {}
+        self.other: list[tuple[int, _KnownKey]] = []
+        self.revoked_blobs: set[bytes] = set()
+        self._cache: dict[str, list[_KnownKey]] = {}
+
+    def add(self, key: _KnownKey) -> None:
+        item = (self.count, key)
+        self.count += 1
+        self._cache.clear()
+        if key.revoked:
+            self.revoked_blobs.add(key.blob)
+            return
+        if all(_is_literal(p) for p in key.patterns):
+            for name in {p.lower() for p in key.patterns}:
+                self.literal.setdefault(name, []).append(item)
+        else:
+            self.other.append(item)
+
+    def matching(self, name: str) -> list[_KnownKey]:
+        """Non-revoked entries for `name`, in file order (memoized per name)."""
+        found = self._cache.get(name)
+        if found is None:
+            items = list(self.literal.get(name.lower(), ()))
+            items += [it for it in self.other if _name_matches(name, it[1].patterns)]
+            found = [k for _, k in sorted(items, key=lambda it: it[0])]
+            self._cache[name] = found
+        return found
 
 
 class HostKeyRejected(Exception):
@@ -258,7 +300,7 @@ class HostKeyStore:
         self.path = os.path.expanduser(path or DEFAULT_KNOWN_HOSTS)
         self.accept_new = accept_new
         self._lock = threading.Lock()
-        self._keys: list[_KnownKey] = []
+        self._index = _KeyIndex()
         for p in (global_path, self.path):
             if p and os.path.isfile(p):
                 self._load(p)
@@ -272,7 +314,7 @@ class HostKeyStore:
         for line in lines:
             key = self._parse_line(line)
             if key is not None:
-                self._keys.append(key)
+                self._index.add(key)
 
     @staticmethod
     def _parse_line(line: str) -> _KnownKey | None:
@@ -296,18 +338,16 @@ class HostKeyStore:
     def known_types(self, name: str) -> list[str]:
         """Key types recorded for `name` (to prefer them in negotiation)."""
         with self._lock:
-            return [k.keytype for k in self._keys
-                    if not k.revoked and _name_matches(name, k.patterns)]
+            return [k.keytype for k in self._index.matching(name)]
 
     def check(self, name: str, keytype: str, blob: bytes) -> str | None:
         """Accept the key or raise HostKeyRejected; returns a note when a new key
         was recorded."""
         fp = _fingerprint(blob)
         with self._lock:
-            for k in self._keys:
-                if k.revoked and k.blob == blob:
-                    raise HostKeyRejected(f"host key for {name} ({fp}) is marked @revoked")
-            mine = [k for k in self._keys if not k.revoked and _name_matches(name, k.patterns)]
+            if blob in self._index.revoked_blobs:
+                raise HostKeyRejected(f"host key for {name} ({fp}) is marked @revoked")
+            mine = self._index.matching(name)
             if any(k.keytype == keytype and k.blob == blob for k in mine):
                 return None
             same_type = [k for k in mine if k.keytype == keytype]
@@ -326,7 +366,7 @@ class HostKeyStore:
                     f"unknown host key for {name} ({keytype} {fp}); verify it and add it "
                     f"to {self.path}, or use --accept-new-host-keys")
             self._append(name, keytype, blob)
-            self._keys.append(_KnownKey((name,), keytype, blob, False))
+            self._index.add(_KnownKey((name,), keytype, blob, False))
         return f"new host key recorded in known_hosts: {keytype} {fp}"
 
     def _append(self, name: str, keytype: str, blob: bytes) -> None:

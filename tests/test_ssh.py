@@ -464,6 +464,38 @@ def test_known_hosts_matching(tmp_path):
         store.check("x", "ssh-ed25519", bytes(5))
 
 
+
+def test_known_hosts_index_of_a_large_file(tmp_path):
+    """One line per host (a fleet's known_hosts): literal names are indexed, case does
+    not matter, file order decides the message, and recorded keys are seen at once."""
+    def key(i: int) -> bytes:
+        return b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + i.to_bytes(32, "big")
+
+    def b64(i: int) -> str:
+        return base64.b64encode(key(i)).decode()
+
+    kh = tmp_path / "known_hosts"
+    kh.write_text("".join(f"[10.1.{i // 250}.{i % 250}]:22{i % 10},Node{i} ssh-ed25519 "
+                          f"{b64(i)}\n" for i in range(3000))
+                  + f"node7*,!node77 ecdsa-sha2-nistp256 {b64(9999)}\n")
+    store = HostKeyStore(str(kh), global_path=None, accept_new=True)
+    for i in (0, 1234, 2999):
+        assert store.check(f"[10.1.{i // 250}.{i % 250}]:22{i % 10}", "ssh-ed25519",
+                           key(i)) is None
+        assert store.check(f"node{i}", "ssh-ed25519", key(i)) is None
+    with pytest.raises(Exception, match="CHANGED"):
+        store.check("node5", "ssh-ed25519", key(6))
+    # node7 has a literal line and a wildcard one: the literal comes first in the file.
+    assert store.known_types("node7") == ["ssh-ed25519", "ecdsa-sha2-nistp256"]
+    assert store.known_types("node77") == ["ssh-ed25519"]
+    assert store.known_types("node70000") == ["ecdsa-sha2-nistp256"]
+    assert store.known_types("fresh") == []
+    note = store.check("fresh", "ssh-ed25519", key(5000))
+    assert note and "recorded" in note
+    assert store.known_types("fresh") == ["ssh-ed25519"]
+    assert store.check("fresh", "ssh-ed25519", key(5000)) is None
+    assert kh.read_text().endswith(f"fresh ssh-ed25519 {b64(5000)}\n")
+
 @pytest.fixture
 def user_password(ssh_env):  # type: ignore[no-untyped-def]
     """Give the test user a password for this test only."""
