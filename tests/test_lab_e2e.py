@@ -80,30 +80,36 @@ def failing(report: dict[str, Any]) -> set[Pair]:
     return {(r["rule"], r["host"]) for r in report["results"] if r["status"] == "fail"}
 
 
-def expectations(lab: labmod.Lab) -> tuple[set[Pair], set[Pair]]:
-    """(must fail, may also fail) for this fleet, adjusted to the disks' sysfs truth."""
+def expectations(lab: labmod.Lab) -> tuple[set[Pair], set[Pair], set[Pair]]:
+    """(must fail, must fail or error, may also fail) for this fleet, adjusted to
+    the disks' sysfs truth."""
     fleet = lab.fleet
     must: set[Pair] = set()
+    undecided: set[Pair] = set()
     for fault in fleet.faults:
         need = fault.get("requires_rotational")
         if need and not lab.disks[need["host"]][need["mount"]].rotational:
             continue    # this kernel would not make the loop device rotational
         must |= set(fault["expect_fail"])
+        undecided |= set(fault["expect_undecided"])
     names = [n for n, _, _ in fleet.inventory_hosts()] + [None]
-    may: set[Pair] = set()
+    may: set[Pair] = set(undecided)
     for rule, host in fleet.known_env_failures:
         may |= {(rule, h) for h in names} if host == "*" else {(rule, host)}
     for host, disks in lab.disks.items():
         d = disks.get("/var/lib/etcd")
         if d is not None and d.rotational:
             may.add(("storage.etcd-ssd", host))   # the machine's truth, whatever was asked
-    return must, may
+    return must, undecided, may
 
 
 def test_failures_match_the_fleet(fleet_lab: labmod.Lab, scanned: Scan) -> None:
-    must, may = expectations(fleet_lab)
+    must, undecided, may = expectations(fleet_lab)
     got = failing(scanned.report)
     assert must - got == set(), f"seeded faults not reported: {sorted(must - got, key=str)}"
+    status = {(r["rule"], r["host"]): r["status"] for r in scanned.report["results"]}
+    for pair in undecided:
+        assert status.get(pair) in ("fail", "error"), (pair, status.get(pair))
     extra = got - must - may
     assert extra == set(), f"failures the fleet does not explain: {sorted(extra, key=str)}"
     if not fleet_lab.fleet.faults:
@@ -142,6 +148,8 @@ def _terminal_failing(text: str, hosts: list[str]) -> set[Pair]:
     out: set[Pair] = set()
     rule = None
     for line in text.splitlines():
+        if line.startswith("Errors:"):
+            break       # results not evaluated follow, in the same layout
         m = re.match(r"\[(\w+)\] (\S+) ", line)
         if m:
             rule = m.group(2)
@@ -183,6 +191,28 @@ def test_saved_facts_give_the_same_results_without_ssh(
     assert key(again) == key(scanned.report)
     assert [(h["name"], h["status"]) for h in again["hosts"]] == \
         [(h["name"], h["status"]) for h in scanned.report["hosts"]]
+
+
+def test_seeded_facts_are_what_the_probe_saw(fleet_lab: labmod.Lab, scanned: Scan) -> None:
+    """Faults whose rule cannot decide (e.g. a cluster aggregate while a host is
+    down) still show in the saved facts: `expect_facts: [[host, [path...], value]]`."""
+    saved = json.loads(scanned.facts.read_text())
+    facts = {h["inventory"]["name"]: h["facts"] for h in saved["hosts"]}
+    checked = 0
+    for fault in fleet_lab.fleet.faults:
+        for host, path, value in fault.get("expect_facts") or []:
+            node: Any = facts[host]
+            for key in path:
+                node = node[key]
+            assert node == value, (fault["id"], host, path)
+            checked += 1
+    for h in fleet_lab.fleet.hosts:     # the per-host file views reached the probe
+        if h.sshd:
+            assert facts[h.name]["hostname"] == h.name
+            assert facts[h.name]["os"]["id"] == "rocky"
+            for mp, disk in fleet_lab.disks.get(h.name, {}).items():
+                assert facts[h.name]["mounts"][mp]["rotational"] is disk.rotational
+    assert checked == sum(len(f.get("expect_facts") or []) for f in fleet_lab.fleet.faults)
 
 
 def test_lab_has_no_way_out(fleet_lab: labmod.Lab) -> None:

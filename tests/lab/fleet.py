@@ -129,7 +129,8 @@ def load_fleet(name_or_path: str | Path) -> Fleet:
                  inventory_vars={str(k): str(v) for k, v in ivars.items()},
                  hosts=hosts, inventory_extra=list(doc.get("inventory_extra") or []),
                  squatters={str(k): [str(a) for a in v] for k, v in squat.items()},
-                 faults=[dict(f, expect_fail=_pairs(f.get("expect_fail")))
+                 faults=[dict(f, expect_fail=_pairs(f.get("expect_fail")),
+                              expect_undecided=_pairs(f.get("expect_undecided")))
                          for f in doc.get("faults") or []],
                  known_env_failures=_pairs(doc.get("known_env_failures")),
                  expect_phase=str(doc.get("expect_phase", "preflight")))
