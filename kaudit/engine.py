@@ -9,6 +9,7 @@ undecided; `any` mirrors it. Undecided becomes an `error` result, never a pass.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import json
 import re
@@ -89,6 +90,17 @@ def resolve(tree: Any, path: str) -> Any:
     return node
 
 
+def _lookup(tree: Any, path: str, env: _Env) -> Any:
+    """`resolve`, except that `inventory.*` paths a host's tree lacks read the cluster tree,
+    so host rules can compare a host's facts with the plan (worker count, master addresses)."""
+    try:
+        return resolve(tree, path)
+    except MissingFact:
+        if path.startswith("inventory.") and env.cluster and tree is not env.cluster:
+            return resolve(env.cluster, path)
+        raise
+
+
 # ------------------------------------------------------------------ evaluation context
 
 
@@ -101,6 +113,7 @@ class _Env:
     hosts: Sequence[HostFacts]
     role_counts: dict[str, int]
     host_ctx: list[_Ctx] = field(default_factory=list)
+    cluster: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -175,7 +188,7 @@ def _ref_value(expr: str, env: _Env, tree: dict[str, Any] | None) -> Any:
     if expr.startswith("facts."):
         if tree is None:
             raise EvalError(f"${{{expr}}} needs a host's facts")
-        return resolve(tree, expr[len("facts."):])
+        return _lookup(tree, expr[len("facts."):], env)
     m = _NTH_RE.match(expr)
     if m:
         arg = m.group(1)
@@ -272,6 +285,10 @@ def _leaf(spec: Mapping[str, Any], env: _Env) -> Node:
     bind = _value_binder(op, spec.get("value"), env)
     relative = path.startswith(".")
     rel = path[1:]
+    # `default:` stands in for an absent fact: a flag left unset is judged by the value
+    # the component then uses (--max-requests-inflight unset = 400).
+    has_default = "default" in spec
+    default = spec.get("default")
 
     def node(ctx: _Ctx, item: Any, base: str) -> Verdict:
         if relative:
@@ -283,10 +300,14 @@ def _leaf(spec: Mapping[str, Any], env: _Env) -> Node:
         else:
             label = path
             try:
-                fact = resolve(ctx.tree, path)
+                fact = _lookup(ctx.tree, path, env)
             except MissingFact:
                 fact = MISSING
         cop = bind(ctx)
+        if fact is MISSING and has_default and op not in ("exists", "missing"):
+            value = resolve_value(default, env, ctx.tree)
+            return Verdict(cop.test(value), label, cop.expected,
+                           lambda v: f"{cop.explain(v)} (unset: default)", value)
         if fact is MISSING and op not in ("exists", "missing"):
             if missing_mode == "pass":
                 return Verdict(True, label, cop.expected, _fixed("absent"), None)
@@ -372,7 +393,7 @@ def _each(spec: Mapping[str, Any], env: _Env, every: bool, roles: tuple[str, ...
             if relative:
                 coll = item if path == "." else resolve(item, path[1:])
             else:
-                coll = resolve(ctx.tree, path)
+                coll = _lookup(ctx.tree, path, env)
         except MissingFact:
             if missing_mode in ("pass", "fail"):
                 return Verdict(missing_mode == "pass", label, f"{word} item of {label}",
@@ -512,6 +533,7 @@ def _aggregate(spec: Mapping[str, Any], env: _Env, roles: tuple[str, ...]) -> No
     missing_mode = spec.get("missing")
     label = str(fact) if fact else "check"
     uncertainty = spec.get("uncertainty")
+    ignore_spec = spec.get("ignore")
 
     def host_value(hf: HostFacts, hctx: _Ctx) -> Any:
         try:
@@ -576,8 +598,14 @@ def _aggregate(spec: Mapping[str, Any], env: _Env, roles: tuple[str, ...]) -> No
     def consistent(chosen: list[tuple[HostFacts, _Ctx]]) -> Verdict:
         groups: dict[str, list[str]] = {}
         values: dict[str, Any] = {}
+        ignore = _patterns(resolve_value(ignore_spec, env, None)) if ignore_spec else ()
         for hf, hctx in chosen:
             value = host_value(hf, hctx)
+            if ignore and isinstance(value, dict):
+                # Per-host keys (an advertise address, a cert path with the host name)
+                # differ by design; they are left out of the comparison.
+                value = {k: v for k, v in value.items()
+                         if not any(fnmatch.fnmatchcase(str(k), p) for p in ignore)}
             if value is MISSING and missing_mode == "skip":
                 continue
             key = _canon(value)
@@ -635,6 +663,12 @@ def _aggregate(spec: Mapping[str, Any], env: _Env, roles: tuple[str, ...]) -> No
     return node
 
 
+def _patterns(value: Any) -> tuple[str, ...]:
+    """An `ignore:` list (glob patterns) from a literal or a `${params.X}` list."""
+    items = value if isinstance(value, list) else [value]
+    return tuple(str(i) for i in items if i is not None and str(i))
+
+
 def _num(x: float) -> str:
     return f"{x:g}"
 
@@ -668,10 +702,18 @@ def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any]) ->
             count[role] = count.get(role, 0) + 1
     count["total"] = len(hosts)
     ok = [hf for hf in hosts if hf.status == "ok"]
+    names: dict[str, list[str]] = {"master": [], "worker": [], "etcd": []}
+    addresses: dict[str, list[str]] = {"master": [], "worker": [], "etcd": []}
+    for hf in hosts:
+        for role in dict.fromkeys(hf.host.roles):
+            names.setdefault(role, []).append(hf.host.name)
+            addresses.setdefault(role, []).append(hf.host.address)
     return {
         "inventory": {
             "vars": dict(cluster_vars),
             "count": count,
+            "hosts_by_role": names,
+            "addresses_by_role": addresses,
             "names": [hf.host.name for hf in hosts],
             "addresses": [hf.host.address for hf in hosts],
             "hostnames": [hf.facts["hostname"] for hf in ok if "hostname" in hf.facts],
@@ -679,6 +721,14 @@ def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any]) ->
         },
         "hosts": {hf.host.name: hf.facts for hf in ok},
     }
+
+
+def host_tree(hf: HostFacts, members: list[dict[str, str]]) -> dict[str, Any]:
+    """A host's facts plus `inventory.*`: who the inventory says this host is, and every
+    cluster member, so host rules can compare the host with the plan (hostname, /etc/hosts)."""
+    own = {"name": hf.host.name, "address": hf.host.address, "roles": list(hf.host.roles),
+           "hosts": members}
+    return {**hf.facts, "inventory": own}
 
 
 def detect_phase(hosts: Sequence[HostFacts]) -> str:
@@ -825,7 +875,9 @@ def evaluate(rules: Sequence[Rule], hosts: Sequence[HostFacts], *,
         for role in set(hf.host.roles):
             role_counts[role] = role_counts.get(role, 0) + 1
     env = _Env(params=params, vars=cluster_vars, hosts=hosts, role_counts=role_counts)
-    env.host_ctx = [_Ctx(hf.facts if hf.status == "ok" else {}, hf.host.name,
+    env.cluster = cluster_tree(hosts, cluster_vars)
+    members = [{"name": hf.host.name, "address": hf.host.address} for hf in hosts]
+    env.host_ctx = [_Ctx(host_tree(hf, members) if hf.status == "ok" else {}, hf.host.name,
                          _host_notes(hf), env) for hf in hosts]
     host_targets: list[tuple[HostFacts | None, _Ctx]] = list(
         zip(hosts, env.host_ctx, strict=True))
@@ -836,8 +888,7 @@ def evaluate(rules: Sequence[Rule], hosts: Sequence[HostFacts], *,
             if cluster_target is None:
                 notes = [f"hosts.{hf.host.name}: host not scanned ({hf.status})"
                          for hf in hosts if hf.status != "ok"]
-                cluster_target = [(None, _Ctx(cluster_tree(hosts, cluster_vars), None,
-                                              notes, env))]
+                cluster_target = [(None, _Ctx(env.cluster, None, notes, env))]
             targets = cluster_target
         else:
             targets = host_targets

@@ -683,6 +683,89 @@ def _unique(value: Any) -> CompiledOp:
                           f"{_item_text(v)} ({n}x)" for v, n in duplicates(f)))
 
 
+def _entries(name: str, value: Any, symbol: str, good: Callable[[Any, Any], bool]
+             ) -> CompiledOp:
+    """Every key of the value mapping has a fact entry that compares well; names each miss."""
+    if not isinstance(value, dict) or not value:
+        raise OperatorError(f"{name} needs a mapping of key: value, got {_type_name(value)}")
+    wanted = {str(k): v for k, v in value.items()}
+
+    def wrong(fact: Any) -> list[str]:
+        if not isinstance(fact, dict):
+            raise OperatorError(f"{name} needs a mapping fact, got {_type_name(fact)}")
+        bad = []
+        for key, want in wanted.items():
+            got = fact.get(key, MISSING)
+            if got is MISSING or not good(got, want):
+                bad.append(f"{key}={_scalar_text(got)} (expected {symbol} "
+                           f"{_quantity_text(want)})")
+        return bad
+    expected = ", ".join(f"{k} {symbol} {_quantity_text(v)}" for k, v in wanted.items())
+    return CompiledOp(name, lambda f: not wrong(f), expected, lambda f: "; ".join(wrong(f)))
+
+
+def _at_least(got: Any, want: Any) -> bool:
+    try:
+        a, b = _quantity(got, "entries_ge"), _quantity(want, "entries_ge")
+    except OperatorError:
+        return False
+    return a[1] >= b[1] and (a[0] == b[0] or "num" in (a[0], b[0]))
+
+
+@_op("entries_eq")
+def _entries_eq(value: Any) -> CompiledOp:
+    return _entries("entries_eq", value, "=", values_equal)
+
+
+@_op("entries_ge")
+def _entries_ge(value: Any) -> CompiledOp:
+    return _entries("entries_ge", value, ">=", _at_least)
+
+
+def _ip_or_none(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(str(text).strip("[]"))
+    except ValueError:
+        return None
+
+
+@_op("maps_hosts")
+def _maps_hosts(value: Any) -> CompiledOp:
+    """The fact is a hosts file ([{address, names}]); each {name, address} of the value
+    resolves to its address. The first line naming a host wins, as in glibc's files
+    lookup; names compare case-insensitively. Items whose name is itself an address, or
+    whose address is not an IP literal, have nothing to map and are left out."""
+    if not isinstance(value, list):
+        raise OperatorError(f"maps_hosts needs a list of {{name, address}}, "
+                            f"got {_type_name(value)}")
+    wanted: list[tuple[str, str, Any]] = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise OperatorError("maps_hosts needs a list of {name, address}")
+        name, addr = str(item.get("name", "")), _ip_or_none(item.get("address"))
+        if name and addr is not None and _ip_or_none(name) is None:
+            wanted.append((name, str(addr), addr))
+
+    def wrong(fact: Any) -> list[str]:
+        first: dict[str, str] = {}
+        for entry in _need_list(fact, "maps_hosts"):
+            if not isinstance(entry, dict):
+                continue
+            for n in entry.get("names") or []:
+                first.setdefault(str(n).lower(), str(entry.get("address")))
+        bad = []
+        for name, _, addr in wanted:
+            got = first.get(name.lower())
+            if got is None:
+                bad.append(f"{name} absent")
+            elif _ip_or_none(got) != addr:
+                bad.append(f"{name} -> {got}")
+        return bad
+    expected = ", ".join(f"{n} -> {t}" for n, t, _ in wanted) or "nothing to map"
+    return CompiledOp("maps_hosts", lambda f: not wrong(f), expected,
+                      lambda f: "; ".join(wrong(f)))
+
+
 def _boolean(name: str, want: bool) -> CompiledOp:
     def test(fact: Any) -> bool:
         got = as_bool(fact)

@@ -304,6 +304,10 @@ def parse_modules(ctx: Ctx) -> dict[str, Any]:
     mods["persistent"] = persistent
     if "builtin" not in mods:
         ctx.note("modules.builtin missing, built-in modules unknown")
+    elif "loaded" in mods:
+        # Usable now: loaded as a module or compiled into the kernel. Only when both
+        # are known, so a built-in module is never reported missing by guesswork.
+        mods["present"] = sorted({*mods["loaded"], *mods["builtin"]})
     return {"modules": mods}
 
 
