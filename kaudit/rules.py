@@ -91,9 +91,14 @@ def load_pack(path: str | Path) -> tuple[list[Rule], dict[str, Any]]:
 
 def load_rules(extra_dirs: Sequence[Path | str] = ()) -> RuleSet:
     """Shipped packs, then every *.yaml/*.yml in each extra dir (sorted by name)."""
-    packs = [_load_pack(str(t), t.read_text(encoding="utf-8")) for t in shipped_pack_files()]
+    shipped = shipped_pack_files()
+    packs = [_load_pack(str(t), t.read_text(encoding="utf-8")) for t in shipped]
+    # The shipped files themselves (e.g. `rules validate rules/` in a checkout, where
+    # the package maps to that directory) are loaded once, not reported as duplicates.
+    same = {Path(str(t)).resolve() for t in shipped if Path(str(t)).is_file()}
     for d in extra_dirs:
-        packs.extend(_load_pack(str(p), None) for p in pack_files(Path(d)))
+        packs.extend(_load_pack(str(p), None) for p in pack_files(Path(d))
+                     if p.resolve() not in same)
     return _combine(packs)
 
 

@@ -45,7 +45,10 @@ def test_shipped_profiles_listed_and_valid(shipped: RuleSet) -> None:
 def test_baseline_is_host_hygiene_only(shipped: RuleSet) -> None:
     rules, params = apply_profile(shipped, load_profile("baseline"))
     packs = {r.pack for r in rules}
-    assert packs == {"os", "kernel", "time"}
+    assert packs == {"os", "kernel", "time", "storage"}
+    # storage only through its layout basics: no disk sizes, no HA topology
+    assert not any(r.id.endswith("-size") or r.pack in ("ha", "network", "sizing", "cp")
+                   for r in rules)
     assert params == shipped.params  # pack defaults untouched
 
 
