@@ -98,11 +98,14 @@ def _manifest(text: str) -> tuple[str, dict[str, Any]] | None:
     labels = (doc.get("metadata") or {}).get("labels") or {}
     name = str(labels.get("component") or c.get("name") or "")
     flags = parse_flags(argv)
-    entry: dict[str, Any] = {"args": flags, "command": argv}
+    # flag_names / feature_gate_names: the keys as lists, so a rule can test every name
+    # against a list of known ones (`each ... op: in`).
+    entry: dict[str, Any] = {"args": flags, "command": argv, "flag_names": list(flags)}
     if c.get("image"):
         entry["image"] = str(c["image"])
     if "feature-gates" in flags:
         entry["feature_gates"] = parse_feature_gates(flags["feature-gates"])
+        entry["feature_gate_names"] = list(entry["feature_gates"])
     return name, entry
 
 
@@ -226,6 +229,15 @@ def parse_kubelet(ctx: Ctx) -> dict[str, Any]:
             eff[field] = parse_kv_pairs(flags[flag], "<")
         elif isinstance(config.get(field), dict):
             eff[field] = config[field]
+    if "eviction-soft-grace-period" in flags:
+        eff["evictionSoftGracePeriod"] = parse_kv_pairs(flags["eviction-soft-grace-period"], "=")
+    elif isinstance(config.get("evictionSoftGracePeriod"), dict):
+        eff["evictionSoftGracePeriod"] = config["evictionSoftGracePeriod"]
+    if isinstance(eff.get("evictionSoft"), dict):
+        # The kubelet refuses to start when a soft threshold has no grace period.
+        graces = eff.get("evictionSoftGracePeriod") or {}
+        kubelet["eviction_soft_without_grace"] = [
+            signal for signal in eff["evictionSoft"] if signal not in graces]
     if "cluster-dns" in flags:
         eff["clusterDNS"] = [a.strip() for a in flags["cluster-dns"].split(",") if a.strip()]
     elif isinstance(config.get("clusterDNS"), list):
@@ -237,6 +249,8 @@ def parse_kubelet(ctx: Ctx) -> dict[str, Any]:
         gates.update(parse_feature_gates(flags["feature-gates"]))
     if gates or "featureGates" in config or "feature-gates" in flags:
         eff["featureGates"] = gates
+        kubelet["feature_gate_names"] = list(gates)
+    kubelet["flag_names"] = list(flags)
     kubelet["effective"] = eff
     return {"kubelet": kubelet}
 

@@ -88,6 +88,8 @@ def parse_haproxy(ctx: Ctx) -> dict[str, Any]:
         "config_present": text is not None or any(b.kind == "unreadable" for b in sec.blocks)}
     if text is not None:
         out.update(parse_haproxy_config(text))
+        out["server_addresses"] = [srv["address"] for be in out["backends"]
+                                   for srv in be["servers"]]
     check = sec.cmd("haproxy-check")
     if check is not None and check.kind == "cmd":
         out["check_ok"] = check.rc == 0
@@ -173,6 +175,13 @@ def parse_keepalived(ctx: Ctx) -> dict[str, Any]:
         "config_present": text is not None or any(b.kind == "unreadable" for b in sec.blocks)}
     if text is not None:
         out.update(parse_keepalived_config(text))
+        interfaces = ctx.facts.get("network", {}).get("interfaces")
+        for inst in out["instances"]:
+            if isinstance(interfaces, dict) and interfaces:
+                inst["interface_exists"] = inst["interface"] in interfaces
+            # A tracked script must be defined with a `script` line, or keepalived drops it.
+            inst["track_scripts_defined"] = bool(inst["track_scripts"]) and all(
+                "script" in out["scripts"].get(name, {}) for name in inst["track_scripts"])
         if re.search(r"^\s*include\b", text, re.M):
             ctx.note("keepalived.conf uses `include`; included files are not read")
     return {"keepalived": out}

@@ -31,6 +31,19 @@ def _route_dest(tokens: list[str]) -> tuple[str | None, str | None]:
         return None, dev
 
 
+def _route_entry(tokens: list[str]) -> dict[str, Any] | None:
+    """{dest, type, dev, via, proto} of one `ip -o route` line (None for default/junk)."""
+    rtype = tokens[0] if tokens and tokens[0] in _ROUTE_TYPES else "unicast"
+    dest, dev = _route_dest(tokens)
+    if dest is None or dest == "default":
+        return None
+    entry: dict[str, Any] = {"dest": dest, "type": rtype, "dev": dev}
+    for key in ("via", "proto"):
+        if key in tokens[:-1]:
+            entry[key] = tokens[tokens.index(key) + 1]
+    return entry
+
+
 def _proc_routes(text: str) -> tuple[list[str], str | None]:
     routes: list[str] = []
     default = None
@@ -72,6 +85,7 @@ def parse_network(ctx: Ctx) -> dict[str, Any]:
     else:
         ctx.note("addresses unknown (no `ip` command)")
     routes: list[str] = []
+    entries: list[dict[str, Any]] = []
     default: str | None = None
     default6: str | None = None
     have_routes = False
@@ -81,6 +95,9 @@ def parse_network(ctx: Ctx) -> dict[str, Any]:
             continue
         have_routes = True
         for line in b.lines:
+            entry = _route_entry(line.split())
+            if entry is not None:
+                entries.append(entry)
             dest, dev = _route_dest(line.split())
             if dest == "default":
                 if name == "ip-route":
@@ -92,9 +109,11 @@ def parse_network(ctx: Ctx) -> dict[str, Any]:
     proc = sec.file("/proc/net/route")
     if not have_routes and proc is not None:
         routes, default = _proc_routes(proc)
+        entries = [{"dest": r, "type": "unicast", "dev": None} for r in routes]
         have_routes = True
     if have_routes:
         net["routes"] = routes
+        net["route_entries"] = entries
         if default or default6:
             net["default_ifname"] = default or default6
     else:
