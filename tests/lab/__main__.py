@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     lab = Lab(load_fleet(args.fleet))
     try:
         lab.up()
-    except LabError as exc:
+    except (LabError, OSError, ValueError) as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 1
     inv = lab.workdir / "hosts.txt"

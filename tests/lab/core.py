@@ -138,11 +138,13 @@ class Lab:
         self._wait_sshd(started, timeout)
 
     def values(self, h: HostSpec) -> dict[str, str]:
-        """Placeholders for fleet text: ${name}, ${address}, ${hosts_file}, ${uuid:/mp}."""
+        """Placeholders for fleet text: ${name}, ${address}, ${hosts_file}, ${uuid:/mp},
+        ${var.NAME} (inventory vars), ${host.NAME} (the host's own `vars`)."""
         hosts = "127.0.0.1 localhost localhost.localdomain\n" + "".join(
             f"{a} {n}\n" for n, a, _ in self.fleet.inventory_hosts())
         vals = {"name": h.name, "address": h.address, "hosts_file": hosts,
                 "kernel": os.uname().release,
+                **{f"host.{k}": str(v) for k, v in (h.spec.get("vars") or {}).items()},
                 **{f"var.{k}": v for k, v in self.fleet.inventory_vars.items()}}
         for mp, d in self.disks.get(h.name, {}).items():
             vals[f"uuid:{mp}"] = d.uuid
@@ -238,11 +240,12 @@ class Lab:
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie (an orphan's reaper may be slow to collect it)."""
     try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def down_state(prefix: str, namespaces: list[str], loops: list[str], pids: list[int]) -> None:

@@ -84,6 +84,14 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     os.chmod(path, mode)
 
 
+def _resolve(path: str, spec: dict[str, Any]) -> str:
+    """`path` with a leading fleet symlink (absolute target) replaced by its target."""
+    for link, target in (spec.get("symlinks") or {}).items():
+        if path.startswith(link.rstrip("/") + "/") and str(target).startswith("/"):
+            return str(target).rstrip("/") + path[len(link.rstrip("/")):]
+    return path
+
+
 def build_upper(host: HostSpec, upper: Path, values: dict[str, str],
                 host_key: Path, client_pub: str) -> None:
     """Write the host's overlay upper layer: fleet files, stand-ins, whiteouts."""
@@ -96,7 +104,11 @@ def build_upper(host: HostSpec, upper: Path, values: dict[str, str],
     for path, text in (spec.get("files") or {}).items():
         if text is None:     # `path: null` in a host entry drops a default file
             continue
-        _write(upper / render(path, values).lstrip("/"), render(str(text), values))
+        real = _resolve(render(path, values), spec)
+        # Files on a fleet disk are copied onto it once it is mounted.
+        on_disk = any(real.startswith(mp.rstrip("/") + "/") for mp in spec.get("disks") or {})
+        root = upper.parent / "ondisk" if on_disk else upper
+        _write(root / real.lstrip("/"), render(str(text), values))
     for path, target in (spec.get("symlinks") or {}).items():
         p = upper / path.lstrip("/")
         p.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +178,8 @@ def launch_script(host: HostSpec, hostdir: Path, loops: dict[str, str]) -> str:
         lines.append(f"mount -t ext4 {q(dev)} {m}{q(mp)}")
     for d in spec.get("dirs") or []:
         lines.append(f"mkdir -p {m}{q(d)}")
+    if (hostdir / "ondisk").is_dir():
+        lines.append(f"cp -a {w}/ondisk/. {m}/")
     if spec.get("nofile"):
         # Raising the hard limit needs CAP_SYS_RESOURCE, which a container may
         # lack: the lab clamps to what it has (see the fleet's known failures).
