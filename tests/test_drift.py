@@ -72,7 +72,7 @@ def test_scan_marks_drift_and_leads_with_new(tmp_path: Path) -> None:
     # The terminal report leads with what is new, before the summary table.
     new_at = out.index("New since baseline (9)")
     assert new_at < out.index("host ") < out.index("Failed:")
-    for rule, host in FAULTY_FAILS:
+    for rule, _host in FAULTY_FAILS:
         assert rule in out[new_at:out.index("host ")]
     assert any(n.startswith(f"drift against {base}") and "9 new, 0 resolved" in n
                for n in doc["notes"])
