@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import base64
 import contextlib
 import json
 import os
@@ -291,9 +292,11 @@ def ansible_peer(fleet: Fleet, work: Path, conc: int, command: str, probe: Path,
     inv.write_text("[nodes]\n" + "".join(
         f"{name} ansible_host={a} ansible_port={fleet.port}\n"
         for name, a in zip(fleet.names, fleet.addresses, strict=True)))
-    # raw has no stdin: the same script and arguments go as `sh -c SCRIPT sh ARGS`.
-    args = shlex.split(command)[3:]  # after `sh -s --`
-    remote = shlex.join(["sh", "-c", probe.read_text(), "sh", *args])
+    # raw has no stdin, and ansible templates its arguments (the script's `${#x}`
+    # reads as a Jinja comment): the script travels base64-encoded in the command
+    # and reaches the same `sh -s -- ARGS` on stdin, as with every other peer.
+    b64 = base64.b64encode(probe.read_bytes()).decode()
+    remote = f"echo {b64} | base64 -d | {command}"
     out = work / "out-ansible"
     env = _env()
     env.update({
@@ -305,9 +308,11 @@ def ansible_peer(fleet: Fleet, work: Path, conc: int, command: str, probe: Path,
         "ANSIBLE_HOME": str(work / "ansible-home"),
         "ANSIBLE_NOCOLOR": "1", "ANSIBLE_RETRY_FILES_ENABLED": "False",
         "ANSIBLE_GATHERING": "explicit", "ANSIBLE_TIMEOUT": "30",
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "oneline",
+        "ANSIBLE_SSH_USETTY": "False",   # raw asks for a tty by default; no peer gets one
     })
     argv = [str(binary), "all", "-i", str(inv), "-m", "raw", "-a", remote, "-f", str(conc),
-            "-u", USER, "--private-key", str(fleet.key), "-o"]
+            "-u", USER, "--private-key", str(fleet.key)]
 
     def failures(d: Path, _rc: int) -> int:
         ok = set()
