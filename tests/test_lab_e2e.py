@@ -222,3 +222,32 @@ def test_lab_has_no_way_out(fleet_lab: labmod.Lab) -> None:
         assert routes.strip() == "", (ns, routes)
     root_links = labmod.run(["ip", "-o", "link", "show"]).stdout
     assert fleet_lab.prefix not in root_links
+
+
+def test_by_hand_up_then_down_leaves_nothing() -> None:
+    """`python -m tests.lab up FLEET` leaves a lab running; `down --prefix` removes
+    its namespaces, processes, loop devices and work dir."""
+    _skip()
+    repo = Path(__file__).resolve().parents[1]
+    cmd = [sys.executable, "-m", "tests.lab"]
+    up = subprocess.run([*cmd, "up", "prod-ha-preflight-healthy"], cwd=repo, capture_output=True,
+                        text=True, timeout=120, stdin=subprocess.DEVNULL)
+    m = re.search(r"lab (kaudit-lab-\d+-) is up; work dir (\S+)", up.stdout)
+    assert up.returncode == 0 and m, up.stdout + up.stderr
+    prefix, workdir = m.group(1), Path(m.group(2))
+    try:
+        state = json.loads((workdir / "lab-state.json").read_text())
+        assert len(state["namespaces"]) == 7 and len(state["loops"]) == 9
+        pids = [int(p) for ns in state["namespaces"]
+                for p in labmod.run(["ip", "netns", "pids", ns]).stdout.split()]
+        assert len(pids) == 6      # one sshd per host
+    finally:
+        down = subprocess.run([*cmd, "down", "--prefix", prefix], cwd=repo, capture_output=True,
+                              text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert down.returncode == 0, down.stderr
+    assert prefix not in labmod.run(["ip", "netns", "list"]).stdout
+    assert not workdir.exists()
+    assert str(workdir) not in labmod.run(["losetup", "-a"]).stdout
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or \
+            Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"

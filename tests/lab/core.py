@@ -248,10 +248,23 @@ def _alive(pid: int) -> bool:
     return stat.rpartition(")")[2].split()[0] != "Z"
 
 
+def _net_inode(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return None
+
+
 def down_state(prefix: str, namespaces: list[str], loops: list[str], pids: list[int]) -> None:
     """Tear down what one lab recorded. Only our own names and pids are touched."""
     ours = [n for n in namespaces if n.startswith(prefix)]
-    victims = set(pids)
+    inodes = set()
+    for ns in ours:
+        with contextlib.suppress(OSError):
+            inodes.add(os.stat(f"/run/netns/{ns}").st_ino)
+    # A recorded pid counts only while it is still inside one of our namespaces
+    # (a pid may have been reused since the lab was built).
+    victims = {p for p in pids if _net_inode(p) in inodes}
     for ns in ours:
         # Every process inside our namespaces was started by the lab.
         cp = run(["ip", "netns", "pids", ns], check=False, timeout=10)

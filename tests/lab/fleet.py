@@ -42,7 +42,7 @@ class HostSpec:
 class Fleet:
     name: str
     path: Path
-    cidr: ipaddress.IPv4Network
+    cidr: ipaddress.IPv4Network | ipaddress.IPv6Network
     scanner: str
     inventory_vars: dict[str, str]
     hosts: list[HostSpec]
