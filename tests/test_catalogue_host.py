@@ -7,6 +7,7 @@ host goes wrong and checks the exact result of the rule meant to catch it.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 
 from kaudit.engine import evaluate
 from kaudit.inventory import load_inventory
-from kaudit.model import HostFacts, Inventory, Result, Rule
+from kaudit.model import Host, HostFacts, Inventory, Result, Rule
+from kaudit.operators import OperatorError, compile_op
 from kaudit.parse import parse_probe_output
 from kaudit.profiles import apply_profile, load_profile
 from kaudit.rules import load_rules
@@ -324,3 +326,100 @@ def test_every_rule_has_a_fault() -> None:
     covered = {f[0] for f in FAULTS}
     mine = {r.id for r in profile_rules("prod-ha")[0] if r.scope == "host"}
     assert mine == covered
+
+
+# ------------------------------------------------------------------ what the faults rely on
+
+
+def test_builtin_module_counts_as_present() -> None:
+    text = edit(HEALTHY, "overlay 12288 0 - Live 0x0000000000000000\n", "")
+    text = edit(text, "kernel/fs/ext4/ext4.ko\n",
+                "kernel/fs/ext4/ext4.ko\nkernel/fs/overlayfs/overlay.ko\n")
+    facts, _ = parse_probe_output(text)
+    assert "overlay" not in facts["modules"]["loaded"]
+    assert "overlay" in facts["modules"]["present"]
+    assert result(scan(text), "kernel.modules-loaded").status == "pass"
+    # without modules.builtin nothing is guessed: the rule cannot decide
+    text = re.sub(r"@@kaudit:file /lib/modules/[^\n]*/modules.builtin\n(?:kernel/[^\n]*\n)+\n", "",
+                  text)
+    facts, _ = parse_probe_output(text)
+    assert "present" not in facts["modules"]
+    got = result(scan(text), "kernel.modules-loaded")
+    assert got.status == "error" and "modules.present" in got.message
+
+
+def test_swappiness_matters_only_with_swap_on() -> None:
+    assert result(healthy("prod-ha"), "kernel.swappiness").status == "pass"   # 30, swap off
+    on = edit(HEALTHY, SWAPS_HEAD, SWAPS_HEAD + "/dev/dm-1 partition 8388604 0 -2\n")
+    assert result(scan(edit(on, "vm/swappiness=30", "vm/swappiness=0")),
+                  "kernel.swappiness").status == "pass"
+
+
+def test_may_detach_mounts_absent_is_not_a_failure() -> None:
+    facts, _ = parse_probe_output(HEALTHY)
+    assert "fs.may_detach_mounts" not in facts["sysctl"]      # Rocky 9's kernel has no such key
+    assert result(healthy("prod-ha"), "kernel.may-detach-mounts").status == "pass"
+
+
+def test_ntpdate_cron_alone_keeps_time_in_sync() -> None:
+    text = service(HEALTHY, UNIT["chronyd"], "inactive", "disabled")
+    results = scan(text)
+    assert result(results, "time.sync-active").status == "pass"
+    assert result(results, "time.ntpdate-scheduled").status == "pass"
+
+
+def test_hostname_check_needs_an_inventory_name() -> None:
+    rules, params = profile_rules("prod-ha")
+    [rule] = [r for r in rules if r.id == "os.hostname-valid"]
+    facts, notes = parsed(HEALTHY)
+    host = Host(name="192.168.40.190", address="192.168.40.190", roles=("master",))
+    [got] = evaluate([rule], [HostFacts(host=host, facts=dict(facts), notes=notes)],
+                     cluster_vars={}, params=params, phase="preflight")
+    assert got.status == "pass"          # named by address: only RFC 1123 is checked
+    other = Host(name="m09", address="192.168.40.190", roles=("master",))
+    [got] = evaluate([rule], [HostFacts(host=other, facts=dict(facts), notes=notes)],
+                     cluster_vars={}, params=params, phase="preflight")
+    assert got.status == "fail" and "hostname: m01" in got.message and "= m09" in got.message
+    assert got.remediation.strip() == "hostnamectl set-hostname m09"
+
+
+def test_host_rules_see_their_inventory_entry() -> None:
+    rule = Rule(id="t.me", title="t", severity="low", scope="host", pack="t",
+                check={"all": [{"fact": "inventory.name", "op": "eq", "value": "m01"},
+                               {"fact": "inventory.roles", "op": "contains", "value": "etcd"},
+                               {"fact": "inventory.hosts.1.address", "op": "eq",
+                                "value": "192.168.40.191"}]})
+    hosts = [HostFacts(host=h, facts={"hostname": h.name}) for h in inventory().hosts[:2]]
+    got = evaluate([rule], hosts, cluster_vars={}, params={}, phase="preflight")
+    assert [(r.host, r.status) for r in got] == [("m01", "pass"), ("m02", "fail")]
+    assert "inventory" not in hosts[0].facts     # the collected facts stay as collected
+
+
+def test_entries_operators_name_every_wrong_key() -> None:
+    ge = compile_op("entries_ge", {"a": 10, "b": "1Gi", "c": 5})
+    fact = {"a": "12", "b": str(2**29), "d": "1"}
+    assert not ge.test(fact)
+    assert ge.explain(fact) == ("b=536870912 (expected >= 1 GiB); "
+                                "c=absent (expected >= 5)")
+    assert ge.expected == "a >= 10, b >= 1 GiB, c >= 5"
+    assert compile_op("entries_ge", {"a": "unlimited"}).test({"a": "unlimited"})
+    eq = compile_op("entries_eq", {"x": 1})
+    assert eq.test({"x": "1"}) and not eq.test({"x": "0"})
+    with pytest.raises(OperatorError):
+        compile_op("entries_eq", [1])
+    with pytest.raises(OperatorError):
+        eq.test(["x"])
+
+
+def test_maps_hosts_first_line_wins_and_skips_what_cannot_map() -> None:
+    op = compile_op("maps_hosts", [{"name": "m01", "address": "192.168.40.190"},
+                                   {"name": "M02", "address": "fd00::2"},
+                                   {"name": "10.0.0.9", "address": "10.0.0.9"},
+                                   {"name": "n01", "address": "n01.example.com"}])
+    assert op.expected == "m01 -> 192.168.40.190, M02 -> fd00::2"
+    good = [{"address": "fd00:0::2", "names": ["m02"]},
+            {"address": "192.168.40.190", "names": ["m01", "m01.lab"]}]
+    assert op.test(good)
+    stale = [{"address": "127.0.1.1", "names": ["m01"]}, *good]
+    assert op.explain(stale) == "m01 -> 127.0.1.1"
+    assert op.explain(good[:1]) == "m01 absent"
