@@ -113,9 +113,9 @@ def test_merge_semantics(tmp_path: Path, shipped: RuleSet) -> None:
 
     rules, params = apply_profile(shipped, p)
     sev = {r.id: r.severity for r in rules}
-    assert set(sev) == {"os.swap-off", "os.selinux-disabled", "kernel.ip-forward",
-                        "network.cidrs-disjoint", "network.cidrs-private", "time.skew",
-                        "ha.master-count"}
+    packed = {r.id for r in shipped.rules if r.pack in ("os", "kernel", "network")}
+    assert set(sev) == (packed - {"os.firewalld-off", "kernel.modules-loaded"}
+                        | {"time.skew", "ha.master-count"})
     # Exact id beats the pack-wide override, whatever the order.
     assert sev["os.swap-off"] == "critical"
     assert sev["os.selinux-disabled"] == "low"
@@ -157,7 +157,7 @@ def test_extends_list_and_relative_path(tmp_path: Path) -> None:
     # later parents win over earlier ones, the child over all of them
     assert prof.params["master_count"] == 3          # lab (via prod-ha) came last
     assert prof.params["etcd_sizes"] == [7]
-    assert prof.include == ["os"]
+    assert prof.include == ["os", *load_profile("baseline").include]   # lab's chain adds its own
     assert prof.params["max_clock_skew"] == "2s"
 
 
