@@ -233,8 +233,8 @@ def test_profile_yaml_errors(tmp_path: Path) -> None:
 
 def test_unknown_rule_pack_tag_glob_and_param(tmp_path: Path, shipped: RuleSet) -> None:
     p = write(tmp_path, "typos.yaml", """\
-        packs: [os, sizing]
-        include: [os.swap-of, "cp.*"]
+        packs: [os, sizin]
+        include: [os.swap-of, "cpx.*"]
         exclude: [kubelett]
         severity:
           tim.skew: low
@@ -244,10 +244,10 @@ def test_unknown_rule_pack_tag_glob_and_param(tmp_path: Path, shipped: RuleSet) 
         """)
     lines = error_of(apply_profile, shipped, load_profile(str(p))).splitlines()
     name = str(p)
-    assert lines[0].startswith(f"{name}:1:13: $.packs[1]: unknown pack 'sizing' (known: ha, ")
+    assert lines[0].startswith(f"{name}:1:13: $.packs[1]: unknown pack 'sizin' (known: cp, ")
     assert lines[1:] == [
         f"{name}:2:11: $.include[0]: rule id, pack or tag 'os.swap-of' matches no rule",
-        f"{name}:2:23: $.include[1]: pattern 'cp.*' matches no rule",
+        f"{name}:2:23: $.include[1]: pattern 'cpx.*' matches no rule",
         f"{name}:3:11: $.exclude[0]: rule id, pack or tag 'kubelett' matches no rule",
         f"{name}:5:3: $.severity['tim.skew']: rule id, pack or tag 'tim.skew' matches no rule",
         f"{name}:7:3: $.params.master_cont: unknown parameter 'master_cont': no pack defines "
