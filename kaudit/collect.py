@@ -96,5 +96,10 @@ def _fill(hf: HostFacts, run: ProbeRun, parse: Parser, cap: int) -> None:
     if run.truncated:
         hf.status = "error"
         hf.error = f"probe output exceeded {cap} bytes; truncated (facts are incomplete)"
+    elif b"\n@@kaudit:end " not in run.stdout:
+        # A connection cut or a killed probe leaves partial facts: never call that ok.
+        hf.status = "error"
+        hf.error = (f"connection closed before the probe finished (no end marker after "
+                    f"{len(run.stdout)} bytes; facts are incomplete)")
     elif run.exit_status not in (0, None):
         hf.notes.append(f"probe exited with status {run.exit_status}")
