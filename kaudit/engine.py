@@ -467,7 +467,7 @@ _AGG_OPS = ("all", "any", "none", "count_true", "consistent", "spread")
 
 
 def _selector(spec: Mapping[str, Any], roles: tuple[str, ...]
-              ) -> Callable[[_Env], list[tuple[HostFacts, _Ctx]]]:
+              ) -> Callable[[_Env], tuple[list[tuple[HostFacts, _Ctx]], list[str]]]:
     sel = spec.get("hosts") or {}
     if not isinstance(sel, dict):
         raise OperatorError("hosts: the selector must be a mapping (roles, status)")
@@ -478,7 +478,8 @@ def _selector(spec: Mapping[str, Any], roles: tuple[str, ...]
         raw_status if isinstance(raw_status, list) else [raw_status])
     wanted = " and ".join(f"roles {', '.join(sorted(r))}" for r in (sel_roles, rule_roles) if r)
 
-    def select(env: _Env) -> list[tuple[HostFacts, _Ctx]]:
+    def select(env: _Env) -> tuple[list[tuple[HostFacts, _Ctx]], list[str]]:
+        """(scanned hosts chosen, names of matching hosts that were not scanned)."""
         chosen, unscanned = [], []
         for hf, hctx in zip(env.hosts, env.host_ctx, strict=True):
             host_roles = hf.host.roles
@@ -495,11 +496,9 @@ def _selector(spec: Mapping[str, Any], roles: tuple[str, ...]
             elif "any" not in statuses and hf.status not in statuses:
                 continue
             chosen.append((hf, hctx))
-        if unscanned:
-            raise EvalError(f"hosts not scanned: {', '.join(unscanned)}")
-        if not chosen and spec.get("op") != "count_true":
+        if not chosen and not unscanned and spec.get("op") != "count_true":
             raise EvalError(f"no hosts selected{' (' + wanted + ')' if wanted else ''}")
-        return chosen
+        return chosen, unscanned
     return select
 
 
@@ -654,12 +653,20 @@ def _aggregate(spec: Mapping[str, Any], env: _Env, roles: tuple[str, ...]) -> No
         return Verdict(cop.test(adjusted), label, f"spread {cop.expected}", _fixed(text), None)
 
     def node(ctx: _Ctx, item: Any, base: str) -> Verdict:
-        chosen = select(ctx.env)
+        chosen, unscanned = select(ctx.env)
+        if unscanned and (op == "count_true" or not chosen):
+            raise EvalError(f"hosts not scanned: {', '.join(unscanned)}")
         if op == "consistent":
-            return consistent(chosen)
-        if op == "spread":
-            return spread(ctx, chosen)
-        return boolean(ctx, chosen)
+            verdict = consistent(chosen)
+        elif op == "spread":
+            verdict = spread(ctx, chosen)
+        else:
+            verdict = boolean(ctx, chosen)
+        # Three-valued: a failure seen on scanned hosts stands whatever the unscanned
+        # ones would say (the VIP answers, two masters differ); a pass does not.
+        if unscanned and (verdict.ok if op != "any" else not verdict.ok):
+            raise EvalError(f"hosts not scanned: {', '.join(unscanned)}")
+        return verdict
     return node
 
 

@@ -535,3 +535,26 @@ def test_not_each_and_missing_fact_reference() -> None:
     r = one({"fact": "limits.nofile.hard", "op": "ge", "value": "${facts.limits.nofile.soft}"},
             host)
     assert (r.status, r.message) == ("error", "fact 'limits.nofile.soft' missing")
+
+
+def test_a_failure_seen_on_scanned_hosts_stands_when_others_were_not_scanned() -> None:
+    """Three-valued aggregates: the VIP answering from n1 is a definite failure even
+    though n3 could not be scanned; with nobody answering, n3 leaves it undecided."""
+    def fleet(n1_answers: bool) -> list[HostFacts]:
+        return [hf("n1", ("worker",), vip={"icmp": n1_answers}),
+                hf("n2", ("worker",), vip={"icmp": False}),
+                hf("n3", ("worker",), status="timeout", error="probe timed out")]
+    check = {"hosts": {}, "op": "none", "check": {"fact": "vip.icmp", "op": "true"}}
+    r = cluster(check, fleet(True))
+    assert r.status == "fail"
+    assert "n1" in str(r.observed)
+    r = cluster(check, fleet(False))
+    assert (r.status, r.message) == ("error", "hosts not scanned: n3 (timeout)")
+    # `any` is the mirror image: a pass seen on a scanned host stands.
+    check = {"hosts": {}, "op": "any", "check": {"fact": "vip.icmp", "op": "true"}}
+    assert cluster(check, fleet(True)).status == "pass"
+    assert cluster(check, fleet(False)).status == "error"
+    # Two scanned masters disagreeing is definite too.
+    hosts = [hf("m1", hostname="a"), hf("m2", hostname="b"),
+             hf("m3", status="unreachable", error="refused")]
+    assert cluster({"hosts": {}, "op": "consistent", "fact": "hostname"}, hosts).status == "fail"
