@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import tempfile
-import time
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
@@ -630,7 +629,7 @@ def test_empty_report_renders_in_every_format() -> None:
     assert [s.get("name") for s in suites] == ["cluster"]
 
 
-def test_large_fleet_renders_quickly() -> None:
+def test_large_fleet_renders_every_format_with_capped_host_lists() -> None:
     base = fleet()
     hosts = [HostFacts(host=Host(name=f"n{i:03d}", address=f"10.0.{i // 250}.{i % 250 + 1}",
                                  roles=("worker",)),
@@ -639,10 +638,9 @@ def test_large_fleet_renders_quickly() -> None:
     results = [replace(r, host=h.host.name, status="fail" if (i + j) % 7 == 0 else r.status)
                for i, h in enumerate(hosts) for j, r in enumerate(base.results[:36])]
     big = replace(base, hosts=hosts, results=results)
-    started = time.monotonic()
+    # Speed is bench/'s business; here: every format copes with 500 hosts.
     for fmt in FORMATS:
-        render(big, fmt, color=True)
-    assert time.monotonic() - started < 20
+        assert "n499" in render(big, fmt, color=True)
     out = render_terminal(big, color=False)
     assert "(+480 more)" in out  # host lists are capped, not 500 names long
 
