@@ -1,6 +1,6 @@
 """The scan pipeline as a library call: inventory or fact file -> collect ->
 evaluate -> Report. The CLI parses options into `ScanRequest` and calls
-`run_scan`; nothing here prints except through the `log` callback."""
+`run_scan`; nothing here prints (progress goes through a callback)."""
 
 from __future__ import annotations
 
