@@ -1,0 +1,1 @@
+"""Robustness and security matrix (GitHub issue "Hardening")."""
