@@ -11,6 +11,7 @@ with `locate`.
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
+
+try:  # libyaml via ruamel.yaml.clib: the fast path below; absent, the pure parser does all
+    from ruamel.yaml import CParser
+    from ruamel.yaml.resolver import VersionedResolver
+except ImportError:  # pragma: no cover - depends on the installation
+    CParser = None
 
 from kaudit.errors import InputError
 
@@ -59,6 +66,9 @@ def load_yaml(path: str | Path, *, text: str | None = None,
     name = str(path)
     if text is None:
         text = read_text(path, error=error)
+    fast = _fast_load(text)
+    if fast is not _SLOW:
+        return fast
     y = _yaml()
     try:
         for event in y.parse(io.StringIO(text)):
@@ -79,6 +89,100 @@ def load_yaml(path: str | Path, *, text: str | None = None,
         raise error(f"YAML error: {str(exc).splitlines()[0]}", path=name) from None
     except RecursionError:
         raise error("YAML nesting too deep", path=name) from None
+
+
+# --- fast path ------------------------------------------------------------------------
+# The pure-Python round-trip loader costs ~0.1 s per 15 KB of YAML, which made every
+# command that loads the rule packs slow. When libyaml is available, the document is
+# composed in C and the same CommentedMap/CommentedSeq tree (with the same line/column
+# positions) is built here from the nodes. Anything out of the ordinary (an alias, a
+# duplicate or complex key, an explicit tag, a timestamp, a non-decimal number, a
+# directive, a syntax error) gives up and lets the round-trip loader do the work, so
+# results and error messages are exactly those of the slow path.
+
+_SLOW: Any = object()
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_DEC_INT = re.compile(r"[-+]?[0-9]+")
+_DEC_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+class _GiveUp(Exception):
+    """The fast path cannot build this document exactly as the round-trip loader would."""
+
+
+if CParser is not None:
+    class _Composer(CParser, VersionedResolver):
+        """libyaml's parser and composer with ruamel's YAML 1.2 resolver (node tags)."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            VersionedResolver.__init__(self, version=None, loadumper=self)
+
+
+def _fast_load(text: str) -> Any:
+    """The round-trip tree of `text` built from C-composed nodes, or _SLOW."""
+    if CParser is None or text.startswith("\ufeff") or "\n%" in text or text.startswith("%"):
+        return _SLOW
+    try:
+        node = _Composer(text).get_single_node()
+        if node is None:
+            return _SLOW
+        return _build(node, set())
+    except (_GiveUp, YAMLError, RecursionError, ValueError, TypeError):
+        return _SLOW
+
+
+def _scalar(node: Any) -> Any:
+    tag, value = node.tag, node.value
+    if tag == _STR:
+        return value
+    if tag == _NULL:
+        return None
+    if tag == _BOOL and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if tag == _INT and _DEC_INT.fullmatch(value):
+        return int(value)
+    if tag == _FLOAT and _DEC_FLOAT.fullmatch(value):
+        return float(value)
+    raise _GiveUp(tag)
+
+
+def _build(node: Any, seen: set[int]) -> Any:
+    # An alias is the same node object met twice: the slow path reports it.
+    if id(node) in seen:
+        raise _GiveUp("alias")
+    seen.add(id(node))
+    if node.tag == _MAP and type(node).__name__ == "MappingNode":
+        out = CommentedMap()
+        out._yaml_set_line_col(node.start_mark.line, node.start_mark.column)
+        for key_node, value_node in node.value:
+            if type(key_node).__name__ != "ScalarNode" or key_node.value == "<<":
+                raise _GiveUp("key")
+            key = _scalar(key_node)
+            if key in out:
+                raise _GiveUp("duplicate key")
+            seen.add(id(key_node))
+            out._yaml_set_kv_line_col(key, [key_node.start_mark.line, key_node.start_mark.column,
+                                            value_node.start_mark.line,
+                                            value_node.start_mark.column])
+            out[key] = _build(value_node, seen)
+        return out
+    if node.tag == _SEQ and type(node).__name__ == "SequenceNode":
+        seq = CommentedSeq()
+        seq._yaml_set_line_col(node.start_mark.line, node.start_mark.column)
+        for i, child in enumerate(node.value):
+            seq.append(_build(child, seen))
+            seq._yaml_set_idx_line_col(i, [child.start_mark.line, child.start_mark.column])
+        return seq
+    if type(node).__name__ == "ScalarNode":
+        return _scalar(node)
+    raise _GiveUp(node.tag)
 
 
 def _dup_key_name(text: str) -> str:
