@@ -213,6 +213,12 @@ class Listener:
                 except OSError:
                     pass
 
+    def drop(self) -> None:
+        """Close the connections accepted so far (they are this test's own fds)."""
+        conns, self.conns = self.conns, []
+        for c in conns:
+            c.close()
+
     def close(self) -> None:
         self.stopped.set()
         with contextlib.suppress(OSError):
