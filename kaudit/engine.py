@@ -264,7 +264,16 @@ def _value_binder(op: str, value: Any, env: _Env) -> Callable[[_Ctx], CompiledOp
     """The compiled operator, bound once per run unless the value reads host facts."""
     refs = _refs_in(value)
     if any(r.startswith("facts.") or "(facts." in r for r in refs):
-        return lambda ctx: compile_op(op, resolve_value(value, env, ctx.tree))
+        # Compiled per host, except when the reference yields the very object the last
+        # host got (`${facts.inventory.hosts}` is one shared list of every member).
+        last: list[Any] = [MISSING, None]
+
+        def per_host(ctx: _Ctx) -> CompiledOp:
+            resolved = resolve_value(value, env, ctx.tree)
+            if resolved is not last[0] or last[1] is None:
+                last[0], last[1] = resolved, compile_op(op, resolved)
+            return last[1]
+        return per_host
     try:
         bound = compile_op(op, resolve_value(value, env, None) if refs else value)
     except UnsetReference as exc:

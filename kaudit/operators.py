@@ -397,6 +397,52 @@ def _canon(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+class _EqIndex:
+    """A list of values indexed so that `has(x)` == any(values_equal(x, v) for v in values)
+    without comparing pairwise: known-flag lists and package lists have hundreds of items.
+
+    Two strings are values_equal only when they are the same string or both may be a
+    number or quantity ("6443" vs "6443.0", "1Gi" vs "1024Mi"), so a string is looked up
+    in a set and compared one by one only with the few numeric-looking strings and the
+    values that are not strings (numbers, booleans, null, lists) where the rules are
+    richer. Anything else that is not a string is compared with every value."""
+
+    __slots__ = ("exact", "numeric", "others", "values")
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values
+        self.exact = {v for v in values if type(v) is str}
+        self.numeric = [v for v in values if type(v) is str and _may_be_quantity(v)]
+        self.others = [v for v in values if type(v) is not str]
+
+    def has(self, x: Any, swap: bool = False) -> bool:
+        """Whether some value equals `x` (values_equal(x, v); (v, x) with `swap`)."""
+        if type(x) is str:
+            if x in self.exact:
+                return True
+            pool = self.others + self.numeric if _may_be_quantity(x) else self.others
+        else:
+            pool = self.values
+        if swap:
+            return any(values_equal(v, x) for v in pool)
+        return any(values_equal(x, v) for v in pool)
+
+
+class _LastIndex:
+    """The _EqIndex of the last list seen: a fact is tested, then explained, on one host."""
+
+    __slots__ = ("index", "source")
+
+    def __init__(self) -> None:
+        self.source: Any = None
+        self.index: _EqIndex | None = None
+
+    def of(self, values: list[Any]) -> _EqIndex:
+        if self.index is None or values is not self.source:
+            self.source, self.index = values, _EqIndex(values)
+        return self.index
+
+
 # --------------------------------------------------------------------- compiled operators
 
 
@@ -453,9 +499,11 @@ def _membership(name: str, value: Any, negate: bool) -> CompiledOp:
     if not isinstance(value, list):
         raise OperatorError(f"{name} needs a list value, got {_type_name(value)}")
     items = list(value)
+    index = _EqIndex(items)
 
     def test(fact: Any) -> bool:
-        found = any(values_equal(_scalar(fact, name), v) for v in items)
+        # As `any(values_equal(_scalar(fact), v) for v in items)`: no item, no check.
+        found = bool(items) and index.has(_scalar(fact, name))
         return found != negate
     return CompiledOp(name, test, f"{'not in' if negate else 'in'} {_list_text(items)}")
 
@@ -547,10 +595,12 @@ def _not_regex(value: Any) -> CompiledOp:
     return _regexing("not_regex", value, negate=True)
 
 
-def _contained(fact: Any, item: Any, op: str) -> bool:
+def _contained(fact: Any, item: Any, op: str, index: _EqIndex | None = None) -> bool:
     if isinstance(fact, str):
         return _scalar_text(item) in fact
     if isinstance(fact, list):
+        if index is not None:  # the fact's values, indexed (same answer, no pairwise scan)
+            return index.has(item, swap=True)
         if isinstance(item, str) and item in fact:
             return True  # exact match is the common case; the scan handles "6443" vs 6443
         return any(values_equal(x, item) for x in fact)
@@ -561,10 +611,12 @@ def _contained(fact: Any, item: Any, op: str) -> bool:
 
 def _containing(name: str, value: Any, negate: bool) -> CompiledOp:
     items = list(value) if isinstance(value, list) else [value]
+    last = _LastIndex()
 
     def offenders(fact: Any) -> list[Any]:
         # For contains: the items missing; for not_contains: the items present.
-        return [i for i in items if _contained(fact, i, name) == negate]
+        index = last.of(fact) if isinstance(fact, list) else None
+        return [i for i in items if _contained(fact, i, name, index) == negate]
 
     def explain(fact: Any) -> str:
         if isinstance(fact, str):
@@ -723,8 +775,14 @@ def _entries_ge(value: Any) -> CompiledOp:
 
 
 def _ip_or_none(text: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    return _ip_of_text(str(text).strip("[]"))
+
+
+@functools.lru_cache(maxsize=65536)
+def _ip_of_text(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    # Cached: a maps_hosts value lists every cluster member, on every host.
     try:
-        return ipaddress.ip_address(str(text).strip("[]"))
+        return ipaddress.ip_address(text)
     except ValueError:
         return None
 
@@ -746,7 +804,12 @@ def _maps_hosts(value: Any) -> CompiledOp:
         if name and addr is not None and _ip_or_none(name) is None:
             wanted.append((name, str(addr), addr))
 
+    lowered = [(name, name.lower(), addr) for name, _, addr in wanted]
+    last: list[Any] = [None, None]  # (fact, its answer): test and explain ask in turn
+
     def wrong(fact: Any) -> list[str]:
+        if last[1] is not None and fact is last[0]:
+            return list(last[1])
         first: dict[str, str] = {}
         for entry in _need_list(fact, "maps_hosts"):
             if not isinstance(entry, dict):
@@ -754,13 +817,14 @@ def _maps_hosts(value: Any) -> CompiledOp:
             for n in entry.get("names") or []:
                 first.setdefault(str(n).lower(), str(entry.get("address")))
         bad = []
-        for name, _, addr in wanted:
-            got = first.get(name.lower())
+        for name, low, addr in lowered:
+            got = first.get(low)
             if got is None:
                 bad.append(f"{name} absent")
             elif _ip_or_none(got) != addr:
                 bad.append(f"{name} -> {got}")
-        return bad
+        last[0], last[1] = fact, bad
+        return list(bad)
     expected = ", ".join(f"{n} -> {t}" for n, t, _ in wanted) or "nothing to map"
     return CompiledOp("maps_hosts", lambda f: not wrong(f), expected,
                       lambda f: "; ".join(wrong(f)))

@@ -80,3 +80,52 @@ def test_refused_documents_still_name_the_position(text: str, message: str, line
         yamlio.load_yaml("x.yaml", text=text)
     assert message in str(info.value)
     assert (info.value.line, info.value.column) == (line, column)
+
+
+def test_clean_skips_only_text_the_patterns_cannot_touch() -> None:
+    """clean() and xml_safe() leave printable text alone without running their patterns:
+    no printable character (of the whole BMP, in any neighbourhood) is one they change."""
+    from kaudit.report import text as t
+
+    def slow_clean(s: str) -> str:
+        return t._CONTROLS.sub("", t._ESCAPES.sub("", t._LINE_BREAKS.sub("\n", s)))
+
+    for code in range(0x10000):
+        c = chr(code)
+        for sample in (c, f"a{c}b", f"\x1b[{c}", f"{c}\n"):
+            assert t.clean(sample) == slow_clean(sample), hex(code)
+            assert t.xml_safe(sample) == t._XML_ILLEGAL.sub("", sample), hex(code)
+
+
+_TRICKY: list[Any] = [
+    "6443", 6443, "6443.0", 6443.0, "1Gi", "1024Mi", "1073741824", True, "true", "yes", "on",
+    False, "no", "off", None, "inf", float("inf"), "-inf", " 5", "5", 5, "1h", "60m", "3600",
+    "3600s", [1], {"a": 1}, "", "abc", "ABC", "1e3", 1000, ".5", 0.5, "+5", "1G", "1000M",
+    "unlimited", "infinity", "-", "1", 1, 1.0, "0", 0, "null"]
+
+
+def test_equality_index_answers_like_the_pairwise_scan() -> None:
+    import random
+
+    from kaudit.operators import _EqIndex, values_equal
+
+    rng = random.Random(7)
+    for _ in range(400):
+        values = rng.sample(_TRICKY, rng.randint(0, 12))
+        index = _EqIndex(values)
+        for x in _TRICKY:
+            assert index.has(x) == any(values_equal(x, v) for v in values), (x, values)
+            assert index.has(x, swap=True) == any(values_equal(v, x) for v in values), \
+                (x, values)
+
+
+def test_maps_hosts_compiled_once_answers_every_host() -> None:
+    from kaudit.operators import compile_op
+
+    members = [{"name": f"h{i}", "address": f"10.0.0.{i}"} for i in range(1, 50)]
+    op = compile_op("maps_hosts", members)
+    good = [{"address": m["address"], "names": [m["name"].upper()]} for m in members]
+    bad = [*good[:-1], {"address": "10.9.9.9", "names": ["h49"]}]
+    for _ in range(2):  # the answer for one fact is remembered; the next fact is new
+        assert op.test(good) and op.explain(good) == ""
+        assert not op.test(bad) and op.explain(bad) == "h49 -> 10.9.9.9"

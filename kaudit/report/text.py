@@ -23,13 +23,21 @@ _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u
 _LINE_BREAKS = re.compile("\r\n|[\u2028\u2029]")
 # Characters XML 1.0 does not allow, lone surrogates included.
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Every character that one of the three patterns above can start a match with (\r
+# and ESC are in the C0 range, the 8-bit introducers in C1). Text without any of them
+# is left as it is: one scan instead of three substitutions over a 40 KB fact value.
+_SUSPECT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def clean(text: str, *, keep_newlines: bool = True) -> str:
     """Remove escape sequences and control characters (keeping \\n and \\t
     unless keep_newlines is false, then every line break becomes a space)."""
-    text = _LINE_BREAKS.sub("\n", str(text))
-    text = _CONTROLS.sub("", _ESCAPES.sub("", text))
+    text = str(text)
+    # isprintable() (in C) is false for every suspect character, and for \n and \t.
+    if not text.isprintable() and _SUSPECT.search(text) is not None:
+        text = _LINE_BREAKS.sub("\n", text)
+        text = _CONTROLS.sub("", _ESCAPES.sub("", text))
     if not keep_newlines:
         text = text.replace("\n", " ").replace("\t", " ")
     return text
@@ -37,7 +45,8 @@ def clean(text: str, *, keep_newlines: bool = True) -> str:
 
 def xml_safe(text: str) -> str:
     """Remove characters that are illegal in an XML 1.0 document."""
-    return _XML_ILLEGAL.sub("", str(text))
+    text = str(text)
+    return text if text.isprintable() else _XML_ILLEGAL.sub("", text)
 
 
 def shorten(text: str, limit: int) -> str:
