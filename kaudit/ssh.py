@@ -311,26 +311,35 @@ def _run_ssh(host: Host, script: bytes, command: str, opts: SshOptions,
     watchdog = threading.Timer(max(deadline - time.monotonic(), 0), session.expire)
     watchdog.daemon = True
     watchdog.start()
+    # The watchdog and the per-step limits share one deadline and race; whichever
+    # wins, a timeout at the deadline gets the same message (repeat scans agree).
+    started = False
+
+    def expired() -> CollectError:
+        if started:
+            return CollectError("timeout", f"probe on {endpoint.describe()} did not finish "
+                                           f"within {opts.timeout:g}s")
+        return CollectError("timeout", f"no SSH session with {endpoint.describe()} within "
+                                       f"{opts.timeout:g}s (no banner, handshake or login)")
+
     try:
         transport = _connect(endpoint, opts, hostkeys, deadline, session, notes,
                              host.secrets.get("ansible_password")
                              or host.secrets.get("ansible_ssh_pass"))
+        started = True
         run = _exec(transport, script, command, opts, deadline)
         if session.expired and not run.truncated:
             # The watchdog closed the connection under a running probe.
-            raise CollectError("timeout", f"probe on {endpoint.describe()} did not finish "
-                                          f"within {opts.timeout:g}s")
+            raise expired()
         run.notes[:0] = notes
         return run
     except CollectError as e:
-        if session.expired and e.status != "timeout":
-            raise CollectError("timeout", f"no result from {endpoint.describe()} within "
-                                          f"{opts.timeout:g}s") from None
+        if session.expired or (e.status == "timeout" and time.monotonic() > deadline - 0.5):
+            raise expired() from None
         raise
     except Exception as e:
         if session.expired or time.monotonic() >= deadline:
-            raise CollectError("timeout", f"no result from {endpoint.describe()} within "
-                                          f"{opts.timeout:g}s") from None
+            raise expired() from None
         raise CollectError("error", f"{type(e).__name__}: {clean(e)}") from None
     finally:
         watchdog.cancel()
