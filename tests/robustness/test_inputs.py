@@ -216,3 +216,12 @@ def test_100mb_inventory_fails_fast_with_bounded_memory(tmp_path: Path, shape: s
     peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert max(peak_kib, rusage) < 200 * 1024   # far below the file's 100 MB
     assert not (tmp_path / "out.json").exists()
+
+
+def test_unwritable_report_path_writes_no_report_at_all(tmp_path: Path) -> None:
+    proc = run_kaudit(*_scan_facts(tmp_path)[:5], "-r", f"json:{tmp_path / 'a.json'}",
+                      "-r", f"junit:{tmp_path / 'nodir' / 'x.xml'}", cwd=tmp_path)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in err
+    assert "directory" in err and "nodir" in err and "-r/--report" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
