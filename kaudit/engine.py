@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import gc
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -886,6 +887,21 @@ def evaluate(rules: Sequence[Rule], hosts: Sequence[HostFacts], *,
              cluster_vars: Mapping[str, Any], params: Mapping[str, Any], phase: str,
              deselected: Mapping[str, str] = _NO_DESELECTION) -> list[Result]:
     """One Result per host-scope rule and host, one per cluster rule (host=None), in order."""
+    # Evaluation makes no garbage cycles worth collecting, but allocates enough for the
+    # cyclic GC to re-scan every fact tree of a big fleet over and over (~0.2 s at 1000).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _evaluate(rules, hosts, cluster_vars=cluster_vars, params=params, phase=phase,
+                         deselected=deselected)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _evaluate(rules: Sequence[Rule], hosts: Sequence[HostFacts], *,
+              cluster_vars: Mapping[str, Any], params: Mapping[str, Any], phase: str,
+              deselected: Mapping[str, str]) -> list[Result]:
     role_counts: dict[str, int] = {}
     for hf in hosts:
         for role in set(hf.host.roles):

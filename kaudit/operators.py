@@ -179,10 +179,19 @@ def to_network(value: Any) -> Network:
         value = value["address"]
     if not isinstance(value, str):
         raise OperatorError(f"expected an IP address or CIDR, got {_type_name(value)}")
+    net = _network_of_text(value.strip())
+    if net is None:
+        raise OperatorError(f"not an IP address or CIDR: {value!r}")
+    return net
+
+
+@functools.lru_cache(maxsize=65536)
+def _network_of_text(text: str) -> Network | None:
+    # Cached: the same routes and CIDRs come back on every host (networks are immutable).
     try:
-        return ipaddress.ip_network(value.strip(), strict=False)
+        return ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise OperatorError(f"not an IP address or CIDR: {value!r}") from None
+        return None
 
 
 def _networks(value: Any) -> list[Network]:
@@ -411,9 +420,13 @@ class _EqIndex:
 
     def __init__(self, values: list[Any]) -> None:
         self.values = values
-        self.exact = {v for v in values if type(v) is str}
-        self.numeric = [v for v in values if type(v) is str and _may_be_quantity(v)]
-        self.others = [v for v in values if type(v) is not str]
+        strings = [v for v in values if type(v) is str]
+        self.exact = set(strings)
+        # _may_be_quantity, inlined: this runs over every package of every host.
+        self.numeric = [v for v in strings
+                        if (h := v.lstrip()[:1]).isdigit() or h in ("+", "-", ".")]
+        self.others = [v for v in values if type(v) is not str] \
+            if len(strings) != len(values) else []
 
     def has(self, x: Any, swap: bool = False) -> bool:
         """Whether some value equals `x` (values_equal(x, v); (v, x) with `swap`)."""
@@ -426,21 +439,6 @@ class _EqIndex:
         if swap:
             return any(values_equal(v, x) for v in pool)
         return any(values_equal(x, v) for v in pool)
-
-
-class _LastIndex:
-    """The _EqIndex of the last list seen: a fact is tested, then explained, on one host."""
-
-    __slots__ = ("index", "source")
-
-    def __init__(self) -> None:
-        self.source: Any = None
-        self.index: _EqIndex | None = None
-
-    def of(self, values: list[Any]) -> _EqIndex:
-        if self.index is None or values is not self.source:
-            self.source, self.index = values, _EqIndex(values)
-        return self.index
 
 
 # --------------------------------------------------------------------- compiled operators
@@ -611,12 +609,16 @@ def _contained(fact: Any, item: Any, op: str, index: _EqIndex | None = None) -> 
 
 def _containing(name: str, value: Any, negate: bool) -> CompiledOp:
     items = list(value) if isinstance(value, list) else [value]
-    last = _LastIndex()
+    last: list[Any] = [None, None]  # (fact, its offenders): test and explain ask in turn
 
     def offenders(fact: Any) -> list[Any]:
         # For contains: the items missing; for not_contains: the items present.
-        index = last.of(fact) if isinstance(fact, list) else None
-        return [i for i in items if _contained(fact, i, name, index) == negate]
+        if last[1] is not None and fact is last[0]:
+            return list(last[1])
+        index = _EqIndex(fact) if isinstance(fact, list) else None
+        found = [i for i in items if _contained(fact, i, name, index) == negate]
+        last[0], last[1] = fact, found
+        return list(found)
 
     def explain(fact: Any) -> str:
         if isinstance(fact, str):
@@ -805,6 +807,10 @@ def _maps_hosts(value: Any) -> CompiledOp:
             wanted.append((name, str(addr), addr))
 
     lowered = [(name, name.lower(), addr) for name, _, addr in wanted]
+    absent_all = [f"{name} absent" for name, _, _ in wanted]
+    positions: dict[str, list[int]] = {}
+    for i, (_, low, _) in enumerate(lowered):
+        positions.setdefault(low, []).append(i)
     last: list[Any] = [None, None]  # (fact, its answer): test and explain ask in turn
 
     def wrong(fact: Any) -> list[str]:
@@ -816,13 +822,19 @@ def _maps_hosts(value: Any) -> CompiledOp:
                 continue
             for n in entry.get("names") or []:
                 first.setdefault(str(n).lower(), str(entry.get("address")))
-        bad = []
-        for name, low, addr in lowered:
-            got = first.get(low)
-            if got is None:
-                bad.append(f"{name} absent")
-            elif _ip_or_none(got) != addr:
+        # A hosts file names a few hosts; the value may list a thousand. Only the wanted
+        # names the file has are looked at; the runs between them are all "absent".
+        hits = sorted(i for low in first if low in positions for i in positions[low])
+        bad: list[str] = []
+        start = 0
+        for i in hits:
+            bad.extend(absent_all[start:i])
+            name, low, addr = lowered[i]
+            got = first[low]
+            if _ip_or_none(got) != addr:
                 bad.append(f"{name} -> {got}")
+            start = i + 1
+        bad.extend(absent_all[start:])
         last[0], last[1] = fact, bad
         return list(bad)
     expected = ", ".join(f"{n} -> {t}" for n, t, _ in wanted) or "nothing to map"

@@ -129,3 +129,34 @@ def test_maps_hosts_compiled_once_answers_every_host() -> None:
     for _ in range(2):  # the answer for one fact is remembered; the next fact is new
         assert op.test(good) and op.explain(good) == ""
         assert not op.test(bad) and op.explain(bad) == "h49 -> 10.9.9.9"
+
+
+def test_maps_hosts_names_every_miss_in_value_order() -> None:
+    """Against the obvious loop over every wanted name (random files and duplicates)."""
+    import ipaddress
+    import random
+
+    from kaudit.operators import compile_op
+
+    rng = random.Random(3)
+    names = ["a", "B", "c", "A", "d", "e"]
+    for _ in range(300):
+        members = [{"name": rng.choice(names), "address": f"10.0.0.{rng.randint(1, 3)}"}
+                   for _ in range(rng.randint(0, 8))]
+        hosts_file = [{"address": f"10.0.0.{rng.randint(1, 3)}",
+                       "names": rng.sample(names, rng.randint(0, 3))}
+                      for _ in range(rng.randint(0, 4))]
+        first: dict[str, str] = {}
+        for entry in hosts_file:
+            for n in entry["names"]:
+                first.setdefault(n.lower(), entry["address"])
+        want = []
+        for m in members:
+            got = first.get(m["name"].lower())
+            if got is None:
+                want.append(f"{m['name']} absent")
+            elif ipaddress.ip_address(got) != ipaddress.ip_address(m["address"]):
+                want.append(f"{m['name']} -> {got}")
+        op = compile_op("maps_hosts", members)
+        assert op.test(hosts_file) == (not want)
+        assert op.explain(hosts_file) == "; ".join(want)
