@@ -101,8 +101,9 @@ def split_output(text: str, notes: list[str]) -> Frame:
     current: Section | None = None
     block: Block | None = None
     stray = 0
+    has_cr = "\r" in text
     for raw in lines[start:]:
-        line = raw[:-1] if raw.endswith("\r") else raw
+        line = raw[:-1] if has_cr and raw.endswith("\r") else raw
         if line.startswith(MARK):
             if line.startswith("@@kaudit:section "):
                 name = line[len("@@kaudit:section "):].strip()
@@ -130,7 +131,7 @@ def split_output(text: str, notes: list[str]) -> Frame:
                 continue
             stray += 1
             continue
-        if _ESCAPED.match(line):
+        if line[:1] == "\\" and _ESCAPED.match(line):
             line = line[1:]
         if current is None:
             stray += 1
@@ -157,13 +158,20 @@ def cap(value: Any, notes: list[str], path: str = "") -> Any:
         if len(value) > MAX_LIST:
             notes.append(f"{path or 'value'}: list cut to {MAX_LIST} items")
             value = value[:MAX_LIST]
-        return [cap(v, notes, path) for v in value]
+        # Short plain strings (nearly every item) are kept without a call.
+        return [v if type(v) is str and len(v) <= MAX_STR else cap(v, notes, path)
+                for v in value]
     if isinstance(value, dict):
         if len(value) > MAX_LIST:
             notes.append(f"{path or 'value'}: object cut to {MAX_LIST} keys")
             value = dict(list(value.items())[:MAX_LIST])
-        return {str(k)[:MAX_STR]: cap(v, notes, f"{path}.{k}" if path else str(k))
-                for k, v in value.items()}
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            key = k if type(k) is str and len(k) <= MAX_STR else str(k)[:MAX_STR]
+            if isinstance(v, str | list | dict) and not (type(v) is str and len(v) <= MAX_STR):
+                v = cap(v, notes, f"{path}.{k}" if path else str(k))
+            out[key] = v
+        return out
     return value
 
 
@@ -218,7 +226,9 @@ def to_float(text: str | None) -> float | None:
 
 def strip_comment(line: str, chars: str = "#") -> str:
     """The line without a trailing comment starting at any of `chars`."""
-    for i, ch in enumerate(line):
-        if ch in chars:
-            return line[:i]
-    return line
+    cut = len(line)
+    for ch in chars:
+        i = line.find(ch, 0, cut)
+        if i >= 0:
+            cut = i
+    return line[:cut]
