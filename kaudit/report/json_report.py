@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kaudit.errors import FactFileError
+from kaudit.jsontext import Unusual, pretty_chunks
 from kaudit.model import Host, HostFacts, Report, Result
 
 if TYPE_CHECKING:
@@ -80,8 +81,10 @@ def to_json(report: Report) -> str:
     doc = to_dict(report)
     chunks: list[str] = []
     try:
-        _pretty(doc, "\n", chunks)
-    except _Unusual:
+        # json.dumps(indent=2) runs json's pure-Python encoder: ~4 s for the 100 MB
+        # report of 1000 hosts. Same text; unsafe characters occur only in strings.
+        pretty_chunks(doc, 2, chunks, _escape_unsafe)
+    except Unusual:
         text = json.dumps(doc, indent=2, ensure_ascii=False)
         return _escape_unsafe(text) + "\n"
     chunks.append("\n")
@@ -92,81 +95,6 @@ def _escape_unsafe(text: str) -> str:
     if text.isascii() and "\x7f" not in text:
         return text
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-
-
-class _Unusual(Exception):
-    """A value _pretty leaves to json.dumps (a non-string key, an unknown type)."""
-
-
-_encode_str = json.encoder.encode_basestring  # the C escaper json.dumps uses for a str
-_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
-@cache
-def _flat_encoder(newline: str) -> json.JSONEncoder:
-    """json's C encoder laying out a mapping of scalars as indent=2 would at this depth."""
-    return json.JSONEncoder(ensure_ascii=False, separators=("," + newline + "  ", ": "))
-
-
-def _pretty(value: Any, newline: str, out: list[str]) -> None:
-    """Append json.dumps(value, indent=2, ensure_ascii=False) to `out`, byte for byte, for
-    the JSON types a report holds, with unsafe characters escaped. With `indent`,
-    json.dumps runs its pure-Python encoder (~4 s for the 100 MB report of 1000 hosts);
-    here strings still go through json's C escaper, only the layout is done in Python,
-    and the text is joined once. Outside strings JSON text is ASCII, so escaping each
-    string is escaping the document."""
-    if type(value) is str:
-        out.append(_escape_unsafe(_encode_str(value)))
-    elif value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif type(value) is int:
-        out.append(int.__repr__(value))
-    elif type(value) is float:
-        if value != value:
-            out.append("NaN")
-        elif value in (math.inf, -math.inf):
-            out.append("Infinity" if value > 0 else "-Infinity")
-        else:
-            out.append(float.__repr__(value))
-    elif type(value) is dict:
-        if not value:
-            out.append("{}")
-            return
-        inner = newline + "  "
-        if all(type(k) is str and type(v) in _SCALAR_TYPES for k, v in value.items()):
-            # A result: one C call lays out the whole mapping.
-            text = _flat_encoder(newline).encode(value)
-            out.append("{" + inner)
-            out.append(_escape_unsafe(text[1:-1]))
-            out.append(newline + "}")
-            return
-        sep = "{" + inner
-        for k, v in value.items():
-            if type(k) is not str:
-                raise _Unusual(k)
-            out.append(sep)
-            out.append(_escape_unsafe(_encode_str(k)))
-            out.append(": ")
-            _pretty(v, inner, out)
-            sep = "," + inner
-        out.append(newline + "}")
-    elif type(value) is list:
-        if not value:
-            out.append("[]")
-            return
-        inner = newline + "  "
-        sep = "[" + inner
-        for v in value:
-            out.append(sep)
-            _pretty(v, inner, out)
-            sep = "," + inner
-        out.append(newline + "]")
-    else:
-        raise _Unusual(value)
 
 
 @cache
