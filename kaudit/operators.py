@@ -837,9 +837,19 @@ def _maps_hosts(value: Any) -> CompiledOp:
         bad.extend(absent_all[start:])
         last[0], last[1] = fact, bad
         return list(bad)
-    expected = ", ".join(f"{n} -> {t}" for n, t, _ in wanted) or "nothing to map"
+    expected = _capped([f"{n} -> {t}" for n, t, _ in wanted], ", ") or "nothing to map"
     return CompiledOp("maps_hosts", lambda f: not wrong(f), expected,
-                      lambda f: "; ".join(wrong(f)))
+                      lambda f: _capped(wrong(f), "; "))
+
+
+_MAX_LISTED = 20
+
+
+def _capped(items: list[str], sep: str) -> str:
+    """Join at most _MAX_LISTED items: a 1,000-host fleet's finding stays readable."""
+    if len(items) <= _MAX_LISTED:
+        return sep.join(items)
+    return sep.join(items[:_MAX_LISTED]) + f"{sep}(+{len(items) - _MAX_LISTED} more)"
 
 
 def _boolean(name: str, want: bool) -> CompiledOp:

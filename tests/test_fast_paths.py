@@ -249,3 +249,18 @@ def test_pretty_json_is_json_dumps_text() -> None:
     for odd in ({1: "int key"}, {"t": (1, 2)}, [object()]):
         with pytest.raises(Unusual):
             pretty_chunks(odd, 1, [])
+
+
+def test_maps_hosts_caps_what_it_lists_for_large_fleets() -> None:
+    """A 1,000-host fleet with a bare /etc/hosts: the finding names 20 hosts and a count,
+    not a 40 KB message repeated on every host."""
+    from kaudit.operators import compile_op
+
+    members = [{"name": f"h{i}", "address": f"10.0.{i // 250}.{i % 250 + 1}"}
+               for i in range(1000)]
+    op = compile_op("maps_hosts", members)
+    text = op.explain([{"address": "127.0.0.1", "names": ["localhost"]}])
+    assert text.startswith("h0 absent; h1 absent;")
+    assert text.endswith("; (+980 more)")
+    assert op.expected.endswith(", (+980 more)")
+    assert len(text) < 400
