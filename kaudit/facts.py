@@ -8,16 +8,14 @@ SSH; `kaudit diff` compares two of them.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
-import os
-import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from kaudit import __version__
+from kaudit.atomic import atomic_write_chunks
 from kaudit.errors import FactFileError
 from kaudit.jsontext import Unusual, pretty_chunks
 from kaudit.model import HOST_STATUSES, Host, HostFacts
@@ -57,7 +55,7 @@ def save_facts(path: str | Path, hosts: list[HostFacts], cluster_vars: dict[str,
     The text is json.dumps(dump_facts(...), indent=1) + newline, but the document of a
     big fleet never exists in memory as one string (it did: ~125 MB more peak RSS at
     1000 hosts, for a 32 MB file)."""
-    _atomic_stream(path, _fact_file_chunks(hosts, cluster_vars, inventory_path=inventory_path,
+    atomic_write_chunks(path, _fact_file_chunks(hosts, cluster_vars, inventory_path=inventory_path,
                                            collected_at=collected_at))
 
 
@@ -82,32 +80,6 @@ def _fact_file_chunks(hosts: list[HostFacts], cluster_vars: dict[str, Any], *,
             text = json.dumps(entry, indent=1, ensure_ascii=False)
         yield ("," if i else "") + "\n  " + text.replace("\n", "\n  ")
     yield "\n ]\n}\n"
-
-
-def _atomic_stream(path: str | Path, chunks: Iterable[str], mode: int = 0o644) -> None:
-    """kaudit.atomic.atomic_write for text produced piece by piece: a temp file in the
-    same directory, fsync, rename, directory fsync; on failure the old file stays."""
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="", buffering=1 << 20) as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def read_json(path: str | Path, what: str) -> Any:
