@@ -84,6 +84,20 @@ class Frame:
     end_rc: int | None = None
 
 
+def _marker_lines(text: str) -> list[int]:
+    """Indexes of the lines starting with MARK, found with str.find (no loop per line)."""
+    out = [0] if text.startswith(MARK) else []
+    needle = "\n" + MARK
+    line = last = 0
+    p = text.find(needle)
+    while p >= 0:
+        line += text.count("\n", last, p + 1)
+        last = p + 1
+        out.append(line)
+        p = text.find(needle, last)
+    return out
+
+
 def split_output(text: str, notes: list[str]) -> Frame:
     """Split decoded probe output into sections and blocks."""
     frame = Frame()
@@ -98,48 +112,57 @@ def split_output(text: str, notes: list[str]) -> Frame:
             start = 1
         else:
             notes.append("output does not start with a KAUDIT-PROBE header line")
+    body = lines[start:] if start else lines
+    if "\r" in text:
+        body = [ln[:-1] if ln.endswith("\r") else ln for ln in body]
+    # Only the ~60 marker lines are looked at one by one; the ~1,000 content lines
+    # between them are sliced into their section or block in one go.
+    marks = [i - start for i in _marker_lines(text) if i >= start]
+    if "\\@@kaudit:" in text:
+        body = [ln[1:] if ln[:1] == "\\" and _ESCAPED.match(ln) else ln for ln in body]
+    marks.append(len(body))
     current: Section | None = None
     block: Block | None = None
     stray = 0
-    has_cr = "\r" in text
-    for raw in lines[start:]:
-        line = raw[:-1] if has_cr and raw.endswith("\r") else raw
-        if line.startswith(MARK):
-            if line.startswith("@@kaudit:section "):
-                name = line[len("@@kaudit:section "):].strip()
-                if name in frame.sections:
-                    notes.append(f"section {name!r} repeated; later copy ignored")
-                    current, block = Section(name), None   # collected, then dropped
-                    continue
-                current, block = Section(name), None
-                frame.sections[name] = current
+    prev = 0
+    for i in marks:
+        if i > prev:
+            if current is None:
+                stray += i - prev
+            else:
+                target = block.lines if block is not None else current.lines
+                room = 4 * MAX_LIST - len(target)
+                if room > 0:
+                    target.extend(body[prev:min(i, prev + room)])
+        if i == len(body):
+            break
+        prev = i + 1
+        line = body[i]
+        if line.startswith("@@kaudit:section "):
+            name = line[len("@@kaudit:section "):].strip()
+            if name in frame.sections:
+                notes.append(f"section {name!r} repeated; later copy ignored")
+                current, block = Section(name), None   # collected, then dropped
                 continue
-            if line.startswith("@@kaudit:end"):
-                frame.complete = True
-                frame.end_rc = to_int(line[len("@@kaudit:end"):])
-                break
-            m = _BLOCK.match(line)
-            if m and current is not None:
-                kind, rest = m.group(1), m.group(2)
-                status: int | None = None
-                if kind == "cmd":
-                    cm = _CMD.match(rest)
-                    if cm:
-                        rest, status = cm.group(1), to_int(cm.group(2))
-                block = Block(kind, rest, status)
-                current.blocks.append(block)
-                continue
-            stray += 1
+            current, block = Section(name), None
+            frame.sections[name] = current
             continue
-        if line[:1] == "\\" and _ESCAPED.match(line):
-            line = line[1:]
-        if current is None:
-            stray += 1
-        elif block is not None:
-            if len(block.lines) < 4 * MAX_LIST:
-                block.lines.append(line)
-        elif len(current.lines) < 4 * MAX_LIST:
-            current.lines.append(line)
+        if line.startswith("@@kaudit:end"):
+            frame.complete = True
+            frame.end_rc = to_int(line[len("@@kaudit:end"):])
+            break
+        m = _BLOCK.match(line)
+        if m and current is not None:
+            kind, rest = m.group(1), m.group(2)
+            status: int | None = None
+            if kind == "cmd":
+                cm = _CMD.match(rest)
+                if cm:
+                    rest, status = cm.group(1), to_int(cm.group(2))
+            block = Block(kind, rest, status)
+            current.blocks.append(block)
+            continue
+        stray += 1
     if stray:
         notes.append(f"{stray} line(s) outside any section or with an unknown marker ignored")
     if not frame.complete:
