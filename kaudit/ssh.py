@@ -21,7 +21,6 @@ import errno
 import logging
 import os
 import re
-import select
 import selectors
 import shlex
 import signal
@@ -558,26 +557,36 @@ def _exec(transport: Any, script: bytes, command: str, opts: SshOptions,
         chan.exec_command(command)
         chan.sendall(script)
         chan.shutdown_write()
-        fd = chan.fileno()
+        # One event set by paramiko when either stream gets data or closes: no OS
+        # pipe (chan.fileno()) and no polling while the probe runs for seconds.
+        ready = threading.Event()
+        chan.in_buffer.set_event(ready)
+        chan.in_stderr_buffer.set_event(ready)
         while not output.truncated:
+            got = False
             while chan.recv_ready() and not output.truncated:
                 output.feed(chan.recv(_READ_CHUNK))
+                got = True
             while chan.recv_stderr_ready() and not output.truncated:
                 output.feed(chan.recv_stderr(_READ_CHUNK), stderr=True)
+                got = True
             if output.truncated:
                 break
-            if (chan.eof_received or chan.closed) and not (
-                    chan.recv_ready() or chan.recv_stderr_ready()):
+            pending = chan.recv_ready() or chan.recv_stderr_ready()
+            if (chan.eof_received or chan.closed) and not pending:
                 break
+            if pending:
+                continue  # data came after a read cleared the event
             left = _remaining(deadline, "reading probe output", opts)
-            if output.t1 is None or chan.status_event.is_set():
-                # Wake on the first line (its arrival time dates the clock offset).
-                select.select([fd], [], [], min(left, 1.0))
-            else:
-                # Then drain in batches: waking for each of the probe's ~100 small
-                # packets cost more CPU than reading them. The exit status ends the
-                # wait at once, so the batching adds no latency at the end.
+            if got and output.t1 is not None and not chan.status_event.is_set():
+                # Output is arriving: drain it in batches, as waking for each small
+                # packet of a probe that writes line by line costs more CPU than
+                # reading them. The exit status ends the wait at once.
                 chan.status_event.wait(min(left, _DRAIN_INTERVAL_S))
+            else:
+                # Nothing to batch (first line still to come, or a quiet probe):
+                # sleep until data, EOF or close; the watchdog closes at the deadline.
+                ready.wait(left)
         status: int | None = None
         if not output.truncated:
             left = max(deadline - time.monotonic(), 0.0)
