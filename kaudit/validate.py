@@ -184,7 +184,7 @@ def _describe(error: ValidationError) -> list[tuple[list[str | int], str]]:
         # Keep the schema's wording but still say what would have been accepted.
         choices = error.validator_value
         tmpl += f"{_did_you_mean(instance, choices)} (allowed: {', '.join(map(str, choices))})"
-    return [(parts, tmpl or _default_message(error))]
+    return [(parts, tmpl or describe_error(error))]
 
 
 def _describe_alternatives(error: ValidationError,
@@ -213,8 +213,13 @@ def _describe_alternatives(error: ValidationError,
     return _describe(chosen)
 
 
-def _default_message(error: ValidationError) -> str:
+def describe_error(error: ValidationError) -> str:
+    """What is wrong, from the failing keyword and its value (not jsonschema's English)."""
     v, vv, inst = error.validator, error.validator_value, error.instance
+    if v == "required" and isinstance(inst, dict):
+        missing = [k for k in vv if k not in inst]
+        return f"missing required key{'s' if len(missing) > 1 else ''} " + ", ".join(
+            _quote(k) for k in missing)
     if v == "type":
         wanted = vv if isinstance(vv, list) else [vv]
         names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in wanted)

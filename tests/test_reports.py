@@ -252,8 +252,8 @@ def test_load_report_names_the_bad_field(tmp_path: Path) -> None:
         load_report(path)
     text = str(info.value)
     assert text.startswith(f"{path}: not a valid kaudit report")
-    assert "$.results[2].status: 'passed' is not one of pass, fail" in text
-    assert "$.hosts[1]: missing key 'roles'" in text
+    assert "$.results[2].status: 'passed' is not one of: pass, fail" in text
+    assert "$.hosts[1]: missing required key 'roles'" in text
 
 
 def test_report_from_dict_rebuilds_the_report(tmp_path: Path) -> None:

@@ -7,17 +7,12 @@ import json
 import math
 import re
 from datetime import date, datetime
-from functools import cache
-from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kaudit.errors import FactFileError
 from kaudit.jsontext import Unusual, pretty_chunks
 from kaudit.model import Host, HostFacts, Report, Result
-
-if TYPE_CHECKING:
-    import jsonschema
 
 FORMAT_VERSION = 1
 
@@ -97,37 +92,11 @@ def _escape_unsafe(text: str) -> str:
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-@cache
 def report_schema() -> dict[str, Any]:
     """The JSON Schema of a report, shipped in kaudit/schema/."""
-    text = resources.files("kaudit.schema").joinpath("report.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    from kaudit.validate import load_schema
 
-
-def _where(error: jsonschema.ValidationError) -> str:
-    where = "$"
-    for part in error.absolute_path:
-        where += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return where
-
-
-def _describe(error: jsonschema.ValidationError) -> str:
-    """One readable problem, built from the validator rather than its English text."""
-    kind, want, got = error.validator, error.validator_value, error.instance
-    if kind == "required" and isinstance(got, dict):
-        missing = [k for k in want if k not in got]
-        return f"missing key {', '.join(repr(k) for k in missing)}"
-    if kind == "enum":
-        return f"{got!r} is not one of {', '.join(map(str, want))}"
-    if kind == "const":
-        return f"expected {want!r}, got {got!r}"
-    if kind == "type":
-        return f"expected {want if isinstance(want, str) else ' or '.join(want)}, " \
-               f"got {type(got).__name__}"
-    if kind == "minimum":
-        return f"must be at least {want}, got {got!r}"
-    return error.message
+    return load_schema("report")
 
 
 def validate_report(doc: Any, name: str) -> dict[str, Any]:
@@ -144,10 +113,13 @@ def validate_report(doc: Any, name: str) -> dict[str, Any]:
             f"(this kaudit reads {FORMAT_VERSION}); write the report again", path=name)
     import jsonschema  # only reading a report needs it (~0.08 s to import)
 
+    from kaudit.validate import describe_error, json_path
+
     validator = jsonschema.Draft202012Validator(report_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))
     if errors:
-        shown = "; ".join(f"{_where(e)}: {_describe(e)}" for e in errors[:5])
+        shown = "; ".join(f"{json_path(e.absolute_path)}: {describe_error(e)}"
+                          for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         raise FactFileError(f"not a valid kaudit report: {shown}{more}", path=name)
     return doc
