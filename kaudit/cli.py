@@ -139,11 +139,15 @@ def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -
 @click.argument("new", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-def diff(old: str, new: str, fmt: str) -> None:
+@click.option("-p", "--profile", metavar="NAME|PATH",
+              help="Evaluate two fact files against this profile and compare findings too.")
+@rules_dir_option
+def diff(old: str, new: str, fmt: str, profile: str | None,
+         rules_dirs: tuple[str, ...]) -> None:
     """What changed between two JSON reports or two fact files (exit 1: worse)."""
     from kaudit.diff import diff_files, render_table, to_json
 
-    result = diff_files(old, new)
+    result = diff_files(old, new, profile=profile, rules_dirs=rules_dirs)
     click.echo(to_json(result) if fmt == "json" else render_table(result), nl=False)
     sys.exit(EXIT_FINDINGS if result.worse else 0)
 

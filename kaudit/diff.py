@@ -3,15 +3,16 @@
 Reports are compared finding by finding ((rule, host) newly failing or
 resolved); fact files fact by fact, as flattened dotted paths per host, with
 volatile facts (clocks, timings, free-memory counters) ignored. Both kinds
-compare host lists and host statuses. Something got worse when a finding
-newly fails or a host that was scanned can no longer be.
+compare host lists and host statuses; with `--profile`, two fact files are
+evaluated and compared finding by finding too. Something got worse when a
+finding newly fails or a host that was scanned can no longer be.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,16 +147,30 @@ def diff_sides(old: Side, new: Side) -> Diff:
                           if r.status == "fail" and (k not in was or was[k].status != "fail")]
         d.resolved = [(r, now[k].status if k in now else "absent") for k, r in was.items()
                       if r.status == "fail" and (k not in now or now[k].status != "fail")]
-    else:
+    if old.kind == "facts":
         for name, hf in after.items():
             if name in before and before[name].status == "ok" and hf.status == "ok":
                 d.facts += _fact_changes(name, before[name].facts, hf.facts)
     return d
 
 
-def diff_files(old: str | Path, new: str | Path) -> Diff:
-    """Load both inputs and compare them (bad input raises KauditError, exit 2)."""
-    return diff_sides(load_side(old), load_side(new))
+def diff_files(old: str | Path, new: str | Path, *, profile: str | None = None,
+               rules_dirs: Sequence[str] = ()) -> Diff:
+    """Load both inputs and compare them (bad input raises KauditError, exit 2).
+
+    With `profile`, two fact files are also evaluated against it, so their
+    findings are compared as a report's are and `worse` means a new failure."""
+    sides = load_side(old), load_side(new)
+    if profile is not None:
+        from kaudit.scan import ScanRequest, run_scan
+
+        for side in sides:
+            if side.kind != "facts":
+                raise KauditError(f"--profile evaluates fact files; {side.path} is a report, "
+                                  "which already carries its findings")
+            side.report = run_scan(ScanRequest(profile=profile, facts_path=side.path,
+                                               rules_dirs=rules_dirs))
+    return diff_sides(*sides)
 
 
 def _cell(value: Any) -> str:

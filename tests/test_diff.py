@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from audit_helpers import FAULTY, FAULTY_FAILS, HEALTHY, kaudit, scan
+from audit_helpers import DEMO, FAULTY, FAULTY_FAILS, HEALTHY, kaudit, scan
 
 from kaudit.diff import diff_files, flatten, ignored
 
@@ -174,3 +174,30 @@ def test_mixing_a_report_and_a_fact_file_is_an_error(tmp_path: Path) -> None:
     code, _, err = kaudit("diff", report, FAULTY)
     assert code == 2
     assert "cannot compare a report" in err and "fact file" in err
+
+
+def test_fact_files_evaluated_with_a_profile_compare_findings(tmp_path: Path) -> None:
+    """`diff -p`: two fact files are judged by the profile, so a new failure makes
+    the diff worse (exit 1) and the way back is listed as resolved (exit 0)."""
+    code, out, _ = kaudit("diff", *DEMO, "--format", "json", HEALTHY, FAULTY)
+    doc = json.loads(out)
+    assert code == 1
+    assert doc["worse"] is True
+    assert {(f["rule"], f["host"]) for f in doc["findings"]["new"]} == FAULTY_FAILS
+    assert any(f["path"] == "selinux.mode" for f in doc["facts"])
+    code, out, _ = kaudit("diff", *DEMO, "--format", "json", FAULTY, HEALTHY)
+    doc = json.loads(out)
+    assert code == 0
+    assert {(f["rule"], f["host"]) for f in doc["findings"]["resolved"]} == FAULTY_FAILS
+    # Without a profile a fact diff has no findings to judge.
+    code, out, _ = kaudit("diff", "--format", "json", HEALTHY, FAULTY)
+    assert code == 0
+    assert json.loads(out)["findings"]["new"] == []
+
+
+def test_profile_with_reports_is_an_error(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    scan(HEALTHY, json_out=report)
+    code, _, err = kaudit("diff", "-p", "prod-ha", report, report)
+    assert code == 2
+    assert "already carries its findings" in err
