@@ -514,7 +514,7 @@ def _selector(spec: Mapping[str, Any], roles: tuple[str, ...]
 
 def _duration_scale(value: Any, fact: str) -> bool:
     """Whether spread figures read as seconds: a duration value or a `*_s` fact."""
-    if isinstance(value, str) and as_number(value) is None:
+    if isinstance(value, str) and as_number(value) is None and "${" not in value:
         try:
             parse_duration(value)
             return True
