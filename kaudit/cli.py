@@ -215,19 +215,14 @@ def rules_validate(paths: tuple[str, ...]) -> None:
     """Validate rule pack files or directories (together with the shipped packs)."""
     from pathlib import Path
 
-    from kaudit.rules import load_pack, load_rules, pack_files
+    from kaudit.rules import load_rules, pack_files
 
-    dirs = [p for p in map(Path, paths) if p.is_dir()]
-    known = {r.id: r for r in load_rules(dirs).rules}   # validates dirs + duplicate ids
-    count = sum(len(load_pack(f)[0]) for d in dirs for f in pack_files(d))
-    for path in (p for p in map(Path, paths) if not p.is_dir()):
-        pack_rules, _ = load_pack(path)
-        for rule in pack_rules:
-            if rule.id in known:
-                raise KauditError(f"rule {rule.id} ({rule.source}) is already defined at "
-                                  f"{known[rule.id].source}")
-            known[rule.id] = rule
-        count += len(pack_rules)
+    targets = [Path(p) for p in paths]
+    # Validates every given pack and refuses an id defined twice (file:line of both).
+    ruleset = load_rules(targets)
+    given = {f.resolve() for t in targets for f in pack_files(t)}
+    count = sum(1 for r in ruleset.rules
+                if r.source and Path(r.source.rpartition(":")[0]).resolve() in given)
     click.echo(f"ok: {count} rules valid in {len(paths)} path(s)")
 
 
