@@ -23,6 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from kaudit import sanitize
 from kaudit.errors import InputError
 from kaudit.model import Host
 
@@ -32,12 +33,9 @@ GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
 DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
 MAX_JUMPS = 8  # OpenSSH has no limit; a loop in ProxyJump must not recurse forever
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
 def clean(text: object, limit: int = 300) -> str:
     """Text from a host or a library made safe for a one-line message."""
-    s = _CONTROL.sub(" ", str(text)).strip()
+    s = sanitize.clean(str(text), keep_newlines=False).strip()
     return s if len(s) <= limit else s[:limit] + "..."
 
 
