@@ -23,12 +23,31 @@ KP_CAP=262144        # bytes read of any one file or command output
 KP_LINES=20000       # lines read by the builtin-only fallback reader
 KP_BUDGET=15         # seconds after which optional slow steps are skipped
 
+KP_SYSCTLS='net/ipv4/ip_forward net/bridge/bridge-nf-call-ip6tables
+    net/bridge/bridge-nf-call-iptables fs/may_detach_mounts
+    net/ipv4/conf/all/route_localnet vm/overcommit_memory vm/panic_on_oom
+    fs/inotify/max_user_watches fs/inotify/max_user_instances fs/file-max fs/nr_open
+    net/netfilter/nf_conntrack_max net/ipv4/tcp_keepalive_time
+    net/ipv4/tcp_keepalive_probes net/ipv4/tcp_keepalive_intvl
+    net/ipv4/tcp_max_tw_buckets net/ipv4/tcp_tw_reuse net/ipv4/tcp_max_orphans
+    net/ipv4/tcp_orphan_retries net/ipv4/tcp_syncookies net/ipv4/tcp_max_syn_backlog
+    net/ipv4/tcp_timestamps net/core/somaxconn vm/swappiness'
+
 have() { command -v "$1" >/dev/null 2>&1; }
 
 sec() { printf '@@kaudit:section %s\n' "$1"; }
 
+# kp_now: kp_n=<whole seconds>, or empty. The clock is chosen once (main
+# sets KP_CLOCK): /proc/uptime read by the read builtin costs no process; date
+# is the fallback when /proc/uptime is missing or does not read as a number.
 kp_now() {
-    kp_n=$(date +%s 2>/dev/null </dev/null)
+    kp_n=
+    if [ "$KP_CLOCK" = uptime ]; then
+        { read -r kp_n kp_x </proc/uptime; } 2>/dev/null
+        kp_n=${kp_n%%.*}
+    else
+        kp_n=$(date +%s 2>/dev/null </dev/null)
+    fi
     case $kp_n in ''|*[!0-9]*) kp_n= ;; esac
 }
 
@@ -71,12 +90,25 @@ kp_escape() {
     fi
 }
 
+# kp_out TEXT: print TEXT (already capped) and a newline, escaping marker-like
+# lines; builtins only unless TEXT holds a marker. Empty TEXT prints nothing.
+kp_out() {
+    case $1 in
+        '') ;;
+        *@@kaudit:*) printf '%s\n' "$1" | kp_escape ;;
+        *) printf '%s\n' "$1" ;;
+    esac
+}
+
 # rd FILE: print FILE (capped) framed by a file marker, or say it is absent.
 rd() {
     if [ -f "$1" ] && [ -r "$1" ]; then
         printf '@@kaudit:file %s\n' "$1"
         if [ -n "$KP_HEAD" ]; then
-            head -c "$KP_CAP" -- "$1" 2>/dev/null | kp_escape
+            # One process (head) for the usual file; sed only when a line
+            # might look like a marker. $(...) drops trailing newlines.
+            kp_o=$(head -c "$KP_CAP" -- "$1" 2>/dev/null)
+            kp_out "$kp_o"
         else
             kp_readloop <"$1"
         fi
@@ -145,17 +177,51 @@ cmd() {
     kp_out=$(t "$kp_secs" "$@" 2>&1 </dev/null)
     kp_rc=$?
     printf '@@kaudit:cmd %s rc=%s\n' "$kp_name" "$kp_rc"
-    if [ -n "$KP_HEAD" ]; then
+    # ${#} may count characters, not bytes: a quarter of the cap is surely
+    # under it. Longer output is capped by head.
+    if [ "${#kp_out}" -le $((KP_CAP / 4)) ]; then
+        case $kp_out in
+            *@@kaudit:*) printf '%s\n' "$kp_out" | kp_escape ;;
+            *) printf '%s\n' "$kp_out" ;;
+        esac
+    elif [ -n "$KP_HEAD" ]; then
         printf '%s\n' "$kp_out" | head -c "$KP_CAP" | kp_escape
     else
         printf '%s\n' "$kp_out" | kp_readloop
     fi
 }
 
+# First lines of many small files (sysctls, /sys attributes) come from one
+# `head -n 1` over all of them instead of one head each: kp_heads FILE... keeps
+# head's `==> FILE <==` records in kp_hv, and r1 takes them in the same order.
+# /dev/null first makes head print a header even for a single file.
+kp_nl='
+'
+kp_heads() {
+    kp_hv=
+    [ -n "$KP_HEAD" ] && [ $# -gt 0 ] || return 0
+    kp_hv=$(head -n 1 -- /dev/null "$@" 2>/dev/null)
+    kp_hv=${kp_hv#"==> /dev/null <==$kp_nl$kp_nl"}
+}
+
 # r1 FILE: kp_v=<first line of FILE>. head when present: the read builtin
 # reads byte by byte, which some kernels' pseudo-files (gVisor) answer wrongly.
+# The next kp_heads record when it is FILE's; otherwise head on FILE itself
+# (counted in kp_miss when FILE is readable: the prefetch list is out of order).
 r1() {
     kp_v=
+    case $kp_hv in
+        "==> $1 <==$kp_nl"*)
+            kp_hv=${kp_hv#"==> $1 <==$kp_nl"}
+            case $kp_hv in
+                *"$kp_nl"*) kp_v=${kp_hv%%"$kp_nl"*}; kp_hv=${kp_hv#*"$kp_nl"} ;;
+                *) kp_v=$kp_hv; kp_hv= ;;
+            esac
+            kp_hv=${kp_hv#"$kp_nl"}
+            return 0 ;;
+        "==> $1 <==") kp_hv=; return 0 ;;
+    esac
+    [ -r "$1" ] && kp_miss=$((kp_miss + 1))
     if [ -n "$KP_HEAD" ]; then
         kp_v=$(head -n 1 -- "$1" 2>/dev/null)
     else
@@ -181,8 +247,43 @@ kp_valid_port() {
     [ ${#1} -le 5 ] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]
 }
 
+# kp_prefetch: kp_heads over every single-line file main reads through r1/kv,
+# in main's order (uname, hostname, cpu, selinux, modules, sysctl, block,
+# network) and with the same readability tests, so that r1 finds each record
+# next in line.
+kp_prefetch() {
+    set --
+    [ -r /proc/sys/kernel/osrelease ] && set -- "$@" /proc/sys/kernel/osrelease
+    [ -r /proc/sys/kernel/hostname ] && set -- "$@" /proc/sys/kernel/hostname
+    [ -r /sys/devices/system/cpu/online ] && set -- "$@" /sys/devices/system/cpu/online
+    [ -r /sys/fs/selinux/enforce ] && set -- "$@" /sys/fs/selinux/enforce
+    set -- "$@" /proc/sys/kernel/osrelease
+    for kp_k in $KP_SYSCTLS; do
+        [ -r "/proc/sys/$kp_k" ] && set -- "$@" "/proc/sys/$kp_k"
+    done
+    kp_c=0
+    for kp_d in /sys/block/*; do
+        [ -r "$kp_d/dev" ] || continue
+        kp_c=$((kp_c + 1))
+        [ "$kp_c" -gt 512 ] && break
+        set -- "$@" "$kp_d/dev"
+        [ -r "$kp_d/queue/rotational" ] && set -- "$@" "$kp_d/queue/rotational"
+        [ -r "$kp_d/dm/name" ] && set -- "$@" "$kp_d/dm/name"
+        for kp_s in "$kp_d"/*/partition; do
+            [ -e "$kp_s" ] && set -- "$@" "${kp_s%/partition}/dev"
+        done
+    done
+    for kp_d in /sys/class/net/*; do
+        [ -e "$kp_d" ] && set -- "$@" "$kp_d/mtu" "$kp_d/operstate"
+    done
+    kp_heads "$@"
+}
+
 main() {
     kp_start=
+    KP_CLOCK=date
+    { read -r kp_n kp_x </proc/uptime; } 2>/dev/null
+    case $kp_n in [0-9]*.[0-9]*) KP_CLOCK=uptime ;; esac
     kp_now
     kp_start=$kp_n
     KP_VIP=
@@ -201,6 +302,9 @@ main() {
 
     KP_HEAD=
     have head && KP_HEAD=1
+    kp_miss=0
+    kp_hv=
+    kp_prefetch
     KP_SED=
     have sed && KP_SED=1
     KP_TO=none
@@ -260,12 +364,30 @@ main() {
     rd /proc/meminfo
 
     sec swap
+    # sd_booted(): systemd runs when /run/systemd/system is a directory. Without
+    # it, `systemctl list-unit-files` would read every unit file itself (most of
+    # a second of CPU), so the probe lists the .swap units linked into the
+    # .wants/ and .requires/ directories of /etc/systemd/system instead, which
+    # is what "enabled" means there.
+    if [ -d /run/systemd/system ]; then
+        echo 'systemd=1'
+    else
+        echo 'systemd=0'
+        kp_sl=
+        for kp_f in /etc/systemd/system/*.wants/*.swap /etc/systemd/system/*.requires/*.swap; do
+            [ -e "$kp_f" ] || [ -L "$kp_f" ] || continue
+            case " $kp_sl " in *" ${kp_f##*/} "*) ;; *) kp_sl="$kp_sl${kp_sl:+ }${kp_f##*/}" ;; esac
+        done
+        printf 'swap_links=%s\n' "$kp_sl"
+    fi
     rd /proc/swaps
     rd /etc/fstab
     rdglob /etc/systemd/zram-generator.conf /usr/lib/systemd/zram-generator.conf \
         /etc/systemd/zram-generator.conf.d/*.conf
-    cmd swap-units 3 systemctl list-unit-files --type=swap --state=enabled --no-legend \
-        --no-pager
+    if [ -d /run/systemd/system ]; then
+        cmd swap-units 3 systemctl list-unit-files --type=swap --state=enabled --no-legend \
+            --no-pager
+    fi
 
     sec selinux
     kv enforce /sys/fs/selinux/enforce
@@ -321,15 +443,7 @@ main() {
     rdglob /etc/modules-load.d/*.conf /usr/lib/modules-load.d/*.conf /etc/modules
 
     sec sysctl
-    for kp_k in net/ipv4/ip_forward net/bridge/bridge-nf-call-ip6tables \
-        net/bridge/bridge-nf-call-iptables fs/may_detach_mounts \
-        net/ipv4/conf/all/route_localnet vm/overcommit_memory vm/panic_on_oom \
-        fs/inotify/max_user_watches fs/inotify/max_user_instances fs/file-max fs/nr_open \
-        net/netfilter/nf_conntrack_max net/ipv4/tcp_keepalive_time \
-        net/ipv4/tcp_keepalive_probes net/ipv4/tcp_keepalive_intvl \
-        net/ipv4/tcp_max_tw_buckets net/ipv4/tcp_tw_reuse net/ipv4/tcp_max_orphans \
-        net/ipv4/tcp_orphan_retries net/ipv4/tcp_syncookies net/ipv4/tcp_max_syn_backlog \
-        net/ipv4/tcp_timestamps net/core/somaxconn vm/swappiness; do
+    for kp_k in $KP_SYSCTLS; do
         kv "$kp_k" "/proc/sys/$kp_k"
     done
 
@@ -525,6 +639,7 @@ main() {
     kp_e=$(date +%s.%N 2>/dev/null </dev/null)
     case $kp_e in ''|*[!0-9.]*|.*|*.) kp_e=$(date +%s 2>/dev/null </dev/null) ;; esac
     printf 'epoch_end=%s\n' "$kp_e"
+    printf 'heads_missed=%s\n' "$kp_miss"
     printf '@@kaudit:end 0\n'
 }
 

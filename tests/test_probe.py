@@ -252,3 +252,101 @@ def test_probe_script_is_the_shipped_file() -> None:
     assert "<<" not in code
     for m in re.finditer(r"(?<![0-9&<])>{1,2}\s*(\S+)", code):
         assert m.group(1).startswith(("/dev/null", "&")), m.group(0)
+
+
+# -- the probe's cheap paths: batched first lines, systemd detection ---------------
+
+PROBE_FUNCS = "\n".join(
+    probe_script().decode().split("\nKP_BLOCK=", 1)[0].splitlines())   # defs, no main run
+
+
+def _shell_funcs(script: str, shell: str = "sh", prefix: list[str] | None = None) -> str:
+    """Run `script` after the probe's definitions (its first line dropped)."""
+    proc = subprocess.run([*(prefix or []), shell, "-c", PROBE_FUNCS + "\n" + script],
+                          capture_output=True, timeout=30, text=True)
+    assert proc.returncode == 0, proc.stderr
+    first, _, rest = proc.stdout.partition("\n")
+    assert first.startswith("KAUDIT-PROBE ")
+    return rest
+
+
+@pytest.mark.parametrize("shell", ["sh", "dash", "bash", "busybox"])
+def test_batched_first_lines_match_head_file_by_file(shell: str, tmp_path: Path) -> None:
+    """kp_heads + r1 give what `head -n 1` gives per file, for the awkward
+    files too (empty, no final newline, blank first line, spaces, a name with
+    a glob character, the last file empty), and fall back to head (counted)
+    only when a file is out of order or unreadable."""
+    exe = shutil.which(shell)
+    if exe is None:
+        pytest.skip(f"{shell} not installed")
+    files = {"a": "1\n", "empty": "", "nonl": "no newline", "blank": "\nsecond\n",
+             "spaces": "  x  y \nmore\n", "star*": "glob\n", "z-last-empty": ""}
+    paths = []
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+        paths.append(str(tmp_path / name))
+    missing = str(tmp_path / "missing")
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    script = (f"KP_HEAD=1; kp_miss=0; kp_heads {quoted} {shlex.quote(missing)}; "
+              f"for f in {quoted}; do r1 \"$f\"; printf '[%s]\\n' \"$kp_v\"; done; "
+              f"r1 {shlex.quote(missing)}; printf '[%s]\\n' \"$kp_v\"; "
+              f"echo miss=$kp_miss left=${{#kp_hv}}")
+    out = (_shell_funcs(script, "sh", prefix=[exe]) if shell == "busybox"
+           else _shell_funcs(script, exe))
+    expected = [f"[{t.partition(chr(10))[0]}]" for t in files.values()]
+    assert out.splitlines() == [*expected, "[]", "miss=0 left=0"]
+
+    # Out of order: the records are skipped, every value still right, each counted.
+    rev = " ".join(shlex.quote(p) for p in reversed(paths[:3]))
+    out = _shell_funcs(f"KP_HEAD=1; kp_miss=0; kp_heads {quoted}; "
+                       f"for f in {rev}; do r1 \"$f\"; printf '[%s]\\n' \"$kp_v\"; done; "
+                       f"echo miss=$kp_miss")
+    assert out.splitlines()[:3] == list(reversed(expected[:3]))
+    assert out.splitlines()[3] in ("miss=2", "miss=3")
+
+
+def test_prefetch_order_matches_the_probe(local_run: tuple[bytes, dict[str, Any], list[str]]
+                                          ) -> None:
+    """Every first-line read of a real run came from the one batched head."""
+    out, facts, _ = local_run
+    assert re.search(rb"\nheads_missed=0\n", out), "r1 calls and kp_prefetch disagree"
+    assert len(facts["sysctl"]) >= 10
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
+@pytest.mark.parametrize("booted", [False, True])
+def test_enabled_swap_units_with_and_without_systemd(booted: bool, tmp_path: Path) -> None:
+    """Without systemd running (no /run/systemd/system) the probe lists .swap
+    links under /etc/systemd/system itself instead of running the slow offline
+    `systemctl list-unit-files`; with it, systemctl answers (a stand-in here)."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (bindir / "systemctl").write_text(
+        "#!/bin/sh\n"
+        f": > {shlex.quote(str(calls))}/\"$1\" 2>/dev/null\n"
+        "[ \"$1\" = list-unit-files ] && echo 'var-swapfile.swap enabled enabled'\n"
+        "exit 0\n")
+    (bindir / "systemctl").chmod(0o755)
+    etc = tmp_path / "etc-systemd"
+    (etc / "swap.target.wants").mkdir(parents=True)
+    (etc / "local-fs.target.requires").mkdir(parents=True)
+    (etc / "swap.target.wants" / "dev-zram0.swap").symlink_to("/usr/lib/x/dev-zram0.swap")
+    (etc / "local-fs.target.requires" / "dev-sdb2.swap").symlink_to("/nowhere")
+    (etc / "swap.target.wants" / "also-dev-zram0.service").symlink_to("/nowhere")
+    run_dir = "mkdir -p /run/systemd/system; " if booted else ""
+    script = (f"set -e; mount --make-rprivate /; mount -t tmpfs kaudit-test /run; {run_dir}"
+              f"mkdir -p /etc/systemd/system; mount --bind {shlex.quote(str(etc))} "
+              "/etc/systemd/system; exec sh -s")
+    env = {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script], input=probe_script(),
+                          capture_output=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    facts, _ = parse_probe_output(proc.stdout)
+    if booted:
+        assert facts["swap"]["units_enabled"] == ["var-swapfile.swap"]
+        assert (calls / "list-unit-files").exists()
+    else:
+        assert facts["swap"]["units_enabled"] == ["dev-zram0.swap", "dev-sdb2.swap"]
+        assert not (calls / "list-unit-files").exists()

@@ -178,9 +178,13 @@ def parse_swap(ctx: Ctx) -> dict[str, Any]:
             zram = zram or any(re.match(r"\s*\[zram\d+\]", ln) for ln in b.text.splitlines())
     swap["zram_generator"] = zram
     units = sec.cmd("swap-units")
+    kv = sec.kv()
     if units is not None and units.kind == "cmd" and not _systemd_down(units.text):
         swap["units_enabled"] = [ln.split()[0] for ln in units.lines
                                  if ln.split() and ln.split()[0].endswith(".swap")]
+    elif kv.get("systemd") == "0" and "swap_links" in kv:
+        # systemd not running: the probe listed the .swap links under /etc.
+        swap["units_enabled"] = [u for u in kv["swap_links"].split() if u.endswith(".swap")]
     else:
         ctx.note("enabled swap units unknown (no systemd)")
     sysctl = ctx.sec("sysctl")

@@ -156,7 +156,9 @@ def launch_script(host: HostSpec, hostdir: Path, loops: dict[str, str]) -> str:
         f"mount --rbind /dev {m}/dev",
         f"mount --rbind /sys {m}/sys",
         f"mount -t tmpfs -o mode=755 kaudit-lab-run {m}/run",
-        f"mkdir -p {m}/run/sshd {m}/run/kaudit-lab/proc",
+        # /run/systemd/system marks a systemd-booted host (sd_booted), which the
+        # stand-in systemctl plays.
+        f"mkdir -p {m}/run/sshd {m}/run/kaudit-lab/proc {m}/run/systemd/system",
         f"mount --rbind /proc {m}/run/kaudit-lab/proc",
     ]
     if spec.get("cgroup2"):
