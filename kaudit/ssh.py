@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import heapq
+import itertools
 import logging
 import os
 import re
@@ -28,6 +30,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,14 +305,67 @@ class _Session:
         self.close()
 
 
+class _Watchdog:
+    """One thread for every host's deadline: a threading.Timer per host cost a
+    thread start and its wake-ups for every connection. The thread exits as soon
+    as nothing is scheduled and starts again on demand."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
+        self._live: set[int] = set()
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, deadline: float, action: Callable[[], None]) -> int:
+        """Run `action` at `deadline` (time.monotonic()) unless cancelled first."""
+        with self._cond:
+            token = next(self._tokens)
+            heapq.heappush(self._heap, (deadline, token, action))
+            self._live.add(token)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kaudit-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            elif self._heap[0][1] == token:
+                self._cond.notify()       # an earlier deadline than the one waited for
+            return token
+
+    def cancel(self, token: int) -> None:
+        with self._cond:
+            self._live.discard(token)
+            if not self._live:
+                self._cond.notify()       # nothing left: let the thread exit now
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    while self._heap and self._heap[0][1] not in self._live:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._thread = None
+                        return
+                    deadline, token, action = self._heap[0]
+                    wait = deadline - time.monotonic()
+                    if wait <= 0:
+                        heapq.heappop(self._heap)
+                        self._live.discard(token)
+                        break
+                    self._cond.wait(wait)
+            with contextlib.suppress(Exception):
+                action()
+
+
+_WATCHDOG = _Watchdog()
+
+
 def _run_ssh(host: Host, script: bytes, command: str, opts: SshOptions,
              hostkeys: HostKeyStore, deadline: float) -> ProbeRun:
     endpoint = opts.endpoint(host)
     session = _Session()
     notes: list[str] = []
-    watchdog = threading.Timer(max(deadline - time.monotonic(), 0), session.expire)
-    watchdog.daemon = True
-    watchdog.start()
+    watchdog = _WATCHDOG.schedule(deadline, session.expire)
     # The watchdog and the per-step limits share one deadline and race; whichever
     # wins, a timeout at the deadline gets the same message (repeat scans agree).
     started = False
@@ -341,9 +397,8 @@ def _run_ssh(host: Host, script: bytes, command: str, opts: SshOptions,
             raise expired() from None
         raise CollectError("error", f"{type(e).__name__}: {clean(e)}") from None
     finally:
-        watchdog.cancel()
+        _WATCHDOG.cancel(watchdog)
         session.close()
-        watchdog.join()
 
 
 def _remaining(deadline: float, what: str, opts: SshOptions) -> float:

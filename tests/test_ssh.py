@@ -567,3 +567,53 @@ def test_stale_agent_socket_is_skipped(ssh_env, sshd_factory, tmp_path, monkeypa
         probe(host_for(server), opts_for(ssh_env, tmp_path, use_agent=True,
                                          identity=[str(ssh_env.wrong_key)]))
     assert err.value.status == "auth_failed"
+
+
+# -- the shared deadline watchdog ------------------------------------------------
+
+def test_watchdog_runs_due_actions_in_order_on_one_thread_and_then_exits() -> None:
+    from kaudit.ssh import _Watchdog
+
+    dog = _Watchdog()
+    fired: list[tuple[str, str]] = []
+    done = threading.Event()
+
+    def action(name: str) -> None:
+        fired.append((name, threading.current_thread().name))
+        if name == "last":
+            done.set()
+
+    now = time.monotonic()
+    dog.schedule(now + 0.30, lambda: action("last"))
+    dog.schedule(now + 0.10, lambda: action("first"))     # earlier: wakes the thread
+    cancelled = dog.schedule(now + 0.05, lambda: action("cancelled"))
+    dog.schedule(now + 0.20, lambda: action("second"))
+    dog.cancel(cancelled)
+    assert done.wait(5)
+    assert [f[0] for f in fired] == ["first", "second", "last"]
+    assert {f[1] for f in fired} == {"kaudit-watchdog"}
+    for _ in range(100):          # nothing scheduled: the thread ends by itself
+        if dog._thread is None:
+            break
+        time.sleep(0.02)
+    assert dog._thread is None
+
+
+def test_watchdog_thread_ends_when_everything_is_cancelled() -> None:
+    from kaudit.ssh import _Watchdog
+
+    dog = _Watchdog()
+    fired: list[int] = []
+    tokens = [dog.schedule(time.monotonic() + 60, lambda i=i: fired.append(i))
+              for i in range(50)]
+    thread = dog._thread
+    assert thread is not None and thread.is_alive()
+    for t in tokens:
+        dog.cancel(t)
+    thread.join(5)
+    assert not thread.is_alive(), "a cancelled 60 s deadline kept the thread alive"
+    assert fired == []
+    # Scheduling again starts a fresh thread.
+    ev = threading.Event()
+    dog.schedule(time.monotonic(), ev.set)
+    assert ev.wait(5)
