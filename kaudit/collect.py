@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from kaudit.errors import InputError
+from kaudit.gctune import rare_cyclic_gc
 from kaudit.model import Host, HostFacts
 from kaudit.ssh import CollectError, HostKeyStore, ProbeRun, SshOptions, run_probe
 from kaudit.sshconfig import clean
@@ -44,7 +45,8 @@ def collect_probe(hosts: Sequence[Host], script: bytes, command: str, opts: SshO
     results: list[HostFacts | None] = [None] * len(hosts)
     done = failed = 0
     workers = max(1, min(parallel, len(hosts)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-collect") as pool:
+    with rare_cyclic_gc(), \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-collect") as pool:
         futures = {pool.submit(_one, h, script, command, opts, hostkeys, parse): i
                    for i, h in enumerate(hosts)}
         for fut in as_completed(futures):

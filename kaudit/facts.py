@@ -8,7 +8,6 @@ SSH; `kaudit diff` compares two of them.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 from kaudit import __version__
 from kaudit.atomic import atomic_write_chunks
 from kaudit.errors import FactFileError
+from kaudit.gctune import no_cyclic_gc
 from kaudit.jsontext import Unusual, pretty_chunks
 from kaudit.model import HOST_STATUSES, Host, HostFacts
 
@@ -99,18 +99,14 @@ def read_json(path: str | Path, what: str) -> Any:
     del data  # not kept beside its text while the tree is built
     # Parsing builds millions of containers: the cyclic GC would re-scan them
     # over and over while they are made (none of them can be garbage).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
     try:
-        return json.loads(text)
+        with no_cyclic_gc():
+            return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FactFileError(f"not valid JSON: {exc.msg}", path=name, line=exc.lineno,
                             column=exc.colno) from None
     except RecursionError:
         raise FactFileError("JSON nesting too deep", path=name) from None
-    finally:
-        if gc_was_enabled:
-            gc.enable()
 
 
 def is_fact_file(doc: Any) -> bool:
