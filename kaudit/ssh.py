@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from kaudit import sshlib
 from kaudit.model import Host
 from kaudit.sshconfig import (
     DEFAULT_KEYS,
@@ -116,7 +117,7 @@ class SshOptions:
 
 
 def _read_key(path: str) -> tuple[Any, str | None]:
-    import paramiko
+    paramiko = sshlib.paramiko()
 
     if not os.path.exists(path):
         return None, f"identity file {path} not found"
@@ -441,7 +442,7 @@ def _open_socket(ep: Endpoint, opts: SshOptions, deadline: float) -> socket.sock
 def _connect(ep: Endpoint, opts: SshOptions, hostkeys: HostKeyStore, deadline: float,
              session: _Session, notes: list[str], password: str | None) -> Any:
     """An authenticated transport to `ep`, through its jump hosts if any."""
-    import paramiko
+    paramiko = sshlib.paramiko()
 
     if ep.jump is not None:
         # Jump hosts never get the target's password.
@@ -540,7 +541,7 @@ def _handshake(transport: Any, ep: Endpoint, opts: SshOptions, deadline: float) 
 
 def _authenticate(transport: Any, ep: Endpoint, opts: SshOptions, deadline: float,
                   notes: list[str], password: str | None) -> None:
-    import paramiko
+    paramiko = sshlib.paramiko()
 
     tried: list[str] = []
     allowed: list[str] | None = None

@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from kaudit import sanitize
+from kaudit import sanitize, sshlib
 from kaudit.errors import InputError
 from kaudit.model import Host
 
@@ -97,14 +97,17 @@ class SshConfig:
     """A parsed ssh_config file (or none), looked up per host name."""
 
     def __init__(self, path: str | None) -> None:
-        import paramiko
-
+        paramiko = sshlib.paramiko()
         self.path = path
         self._config = paramiko.SSHConfig()
         if path is None:
             return
         try:
-            self._config = paramiko.SSHConfig.from_path(path)
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+            if sshlib.needs_match_exec(text):
+                sshlib.enable_match_exec()
+            self._config = paramiko.SSHConfig.from_text(text)
         except FileNotFoundError as e:
             raise InputError("ssh config file not found", path=path) from e
         except OSError as e:

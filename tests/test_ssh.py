@@ -617,3 +617,42 @@ def test_watchdog_thread_ends_when_everything_is_cancelled() -> None:
     ev = threading.Event()
     dog.schedule(time.monotonic(), ev.set)
     assert ev.wait(5)
+
+
+# -- paramiko without invoke ------------------------------------------------------
+
+def _fresh_python(code: str) -> str:
+    import sys
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_paramiko_is_imported_without_invoke(tmp_path: Path) -> None:
+    """invoke costs ~45 ms per run and only serves `Match exec`; it stays out,
+    yet remains importable for anyone else."""
+    cfg = tmp_path / "config"
+    cfg.write_text("Host *\n  Port 2200\n")
+    out = _fresh_python(
+        "import sys\n"
+        "from kaudit.sshconfig import SshConfig\n"
+        f"c = SshConfig({str(cfg)!r})\n"
+        "print(c.lookup('h').get('port'), 'invoke' in sys.modules)\n"
+        "import invoke\n"
+        "print('importable', invoke.__name__)\n")
+    assert out.split() == ["2200", "False", "importable", "invoke"]
+
+
+def test_match_exec_in_ssh_config_still_runs_its_command(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    cfg = tmp_path / "config"
+    cfg.write_text(f'Match exec "touch {marker}; true"\n  User via-exec\n'
+                   'Match exec "false"\n  Port 2299\n'
+                   "Host *\n  Port 2200\n")
+    out = _fresh_python(
+        "from kaudit.sshconfig import SshConfig\n"
+        f"c = SshConfig({str(cfg)!r}).lookup('h')\n"
+        "print(c.get('user'), c.get('port'))\n")
+    assert out.split() == ["via-exec", "2200"]
+    assert marker.exists()
