@@ -8,8 +8,6 @@ import re
 import shlex
 from typing import Any
 
-from ruamel.yaml import YAML
-
 from kaudit.parsers.frame import Ctx
 
 MANIFEST_DIR = "/etc/kubernetes/manifests/"
@@ -21,6 +19,10 @@ def load_yaml_plain(text: str) -> Any:
     """First document of `text` as plain JSON-able data (safe loader)."""
     if len(text) > MAX_YAML:
         raise ValueError("document too large")
+    # Imported here: a host without manifests or a kubelet config (a node not yet
+    # set up, or not a node at all) needs no YAML, and the import is ~10 ms a run.
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="safe", pure=True)
     for doc in yaml.load_all(text):
         return _plain(doc)
