@@ -337,7 +337,7 @@ def test_enabled_swap_units_with_and_without_systemd(booted: bool, tmp_path: Pat
     (etc / "swap.target.wants" / "also-dev-zram0.service").symlink_to("/nowhere")
     run_dir = "mkdir -p /run/systemd/system; " if booted else ""
     script = (f"set -e; mount --make-rprivate /; mount -t tmpfs kaudit-test /run; {run_dir}"
-              f"mkdir -p /etc/systemd/system; mount --bind {shlex.quote(str(etc))} "
+              f"mount --bind {shlex.quote(str(etc))} "
               "/etc/systemd/system; exec sh -s")
     env = {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
     proc = subprocess.run(["unshare", "-m", "sh", "-c", script], input=probe_script(),
