@@ -289,15 +289,19 @@ class _Session:
             self.closeables.append(obj)
 
     def close(self) -> None:
+        """Innermost first: with a jump host, the target's transport (whose socket
+        is a channel of the jump host's transport) closes while the jump host's
+        transport still runs. Shutting the TCP socket down first made the inner
+        transport's thread die on EOFError sending its channel close."""
         with self.lock:
             items, self.closeables = self.closeables[::-1], []
         for obj in items:
             # shutdown() wakes a transport thread blocked in recv() at once; close()
             # alone would leave it there until its socket timeout.
-            if isinstance(obj, socket.socket):
+            sock = obj if isinstance(obj, socket.socket) else getattr(obj, "sock", None)
+            if isinstance(sock, socket.socket):
                 with contextlib.suppress(OSError):
-                    obj.shutdown(socket.SHUT_RDWR)
-        for obj in items:
+                    sock.shutdown(socket.SHUT_RDWR)
             with contextlib.suppress(Exception):
                 obj.close()
 

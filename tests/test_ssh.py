@@ -656,3 +656,27 @@ def test_match_exec_in_ssh_config_still_runs_its_command(tmp_path: Path) -> None
         "print(c.get('user'), c.get('port'))\n")
     assert out.split() == ["via-exec", "2200"]
     assert marker.exists()
+
+
+@pytest.mark.sshd
+def test_jump_host_teardown_raises_in_no_thread(ssh_env, sshd_factory, tmp_path):
+    """Closing a jump chain closes the inner transport (whose socket is a channel
+    of the outer one) while the outer one still runs: closed the other way round,
+    the inner transport's thread died on EOFError sending its channel close."""
+    jump = sshd_factory("127.0.0.2")
+    target = sshd_factory("127.0.0.3")
+    trust(tmp_path, jump, target)
+    opts = opts_for(ssh_env, tmp_path, jump=f"{ssh_env.user}@127.0.0.2:{jump.port}")
+    errors: list[str] = []
+    old_hook = threading.excepthook
+    threading.excepthook = lambda a: errors.append(f"{a.exc_type.__name__} in {a.thread}")
+    try:
+        before = set(threading.enumerate())
+        for _ in range(12):
+            run = probe(host_for(target), opts)
+            assert run.exit_status == 0
+        for t in set(threading.enumerate()) - before:
+            t.join(10)
+    finally:
+        threading.excepthook = old_hook
+    assert errors == []
