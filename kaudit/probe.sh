@@ -90,11 +90,10 @@ kp_escape() {
     fi
 }
 
-# kp_out TEXT: print TEXT (already capped) and a newline, escaping marker-like
-# lines; builtins only unless TEXT holds a marker. Empty TEXT prints nothing.
-kp_out() {
+# kp_print TEXT: print TEXT (already capped) and a newline, escaping
+# marker-like lines; builtins only unless TEXT holds a marker.
+kp_print() {
     case $1 in
-        '') ;;
         *@@kaudit:*) printf '%s\n' "$1" | kp_escape ;;
         *) printf '%s\n' "$1" ;;
     esac
@@ -108,7 +107,7 @@ rd() {
             # One process (head) for the usual file; sed only when a line
             # might look like a marker. $(...) drops trailing newlines.
             kp_o=$(head -c "$KP_CAP" -- "$1" 2>/dev/null)
-            kp_out "$kp_o"
+            [ -z "$kp_o" ] || kp_print "$kp_o"
         else
             kp_readloop <"$1"
         fi
@@ -180,10 +179,7 @@ cmd() {
     # ${#} may count characters, not bytes: a quarter of the cap is surely
     # under it. Longer output is capped by head.
     if [ "${#kp_out}" -le $((KP_CAP / 4)) ]; then
-        case $kp_out in
-            *@@kaudit:*) printf '%s\n' "$kp_out" | kp_escape ;;
-            *) printf '%s\n' "$kp_out" ;;
-        esac
+        kp_print "$kp_out"
     elif [ -n "$KP_HEAD" ]; then
         printf '%s\n' "$kp_out" | head -c "$KP_CAP" | kp_escape
     else
@@ -280,11 +276,9 @@ kp_prefetch() {
 }
 
 main() {
-    kp_start=
-    KP_CLOCK=date
-    { read -r kp_n kp_x </proc/uptime; } 2>/dev/null
-    case $kp_n in [0-9]*.[0-9]*) KP_CLOCK=uptime ;; esac
+    KP_CLOCK=uptime
     kp_now
+    [ -n "$kp_n" ] || { KP_CLOCK=date; kp_now; }
     kp_start=$kp_n
     KP_VIP=
     KP_LB=
@@ -369,10 +363,10 @@ main() {
     # a second of CPU), so the probe lists the .swap units linked into the
     # .wants/ and .requires/ directories of /etc/systemd/system instead, which
     # is what "enabled" means there.
-    if [ -d /run/systemd/system ]; then
-        echo 'systemd=1'
-    else
-        echo 'systemd=0'
+    KP_SYSTEMD=0
+    [ -d /run/systemd/system ] && KP_SYSTEMD=1
+    printf 'systemd=%s\n' "$KP_SYSTEMD"
+    if [ "$KP_SYSTEMD" = 0 ]; then
         kp_sl=
         for kp_f in /etc/systemd/system/*.wants/*.swap /etc/systemd/system/*.requires/*.swap; do
             [ -e "$kp_f" ] || [ -L "$kp_f" ] || continue
@@ -384,7 +378,7 @@ main() {
     rd /etc/fstab
     rdglob /etc/systemd/zram-generator.conf /usr/lib/systemd/zram-generator.conf \
         /etc/systemd/zram-generator.conf.d/*.conf
-    if [ -d /run/systemd/system ]; then
+    if [ "$KP_SYSTEMD" = 1 ]; then
         cmd swap-units 3 systemctl list-unit-files --type=swap --state=enabled --no-legend \
             --no-pager
     fi

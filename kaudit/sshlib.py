@@ -40,7 +40,7 @@ def needs_match_exec(config_text: str) -> bool:
 def enable_match_exec() -> None:
     """Give paramiko.config the invoke module it runs `Match exec` commands with
     (when invoke is installed; otherwise paramiko reports it at lookup, as ever)."""
-    config: Any = sys.modules.get("paramiko.config") or paramiko().config
+    config: Any = paramiko().config
     if getattr(config, "invoke", None) is not None:
         return
     try:
