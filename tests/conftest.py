@@ -6,8 +6,25 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import os
+
 import pytest
+import requires  # tests/requires.py: the programs in tests/system-packages.txt
 import sshd as sshd_harness  # tests/sshd.py; pytest puts tests/ on sys.path
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """The suite runs whole or not at all: as root, with every listed program.
+    What is missing is one message naming the Debian packages, and a failed run."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("the suite runs as root (network namespaces, mounts, real sshd), "
+                        "as CI does")
+    gone = requires.missing()
+    if gone:
+        problems.append(requires.message(gone))
+    if problems:
+        pytest.exit("; ".join(problems), returncode=3)
 
 
 @dataclass
@@ -22,9 +39,7 @@ class SshEnv:
 
 @pytest.fixture(scope="session")
 def ssh_env(tmp_path_factory: pytest.TempPathFactory) -> SshEnv:
-    reason = sshd_harness.skip_reason()
-    if reason:
-        pytest.skip(reason)
+    requires.need("sshd", "ssh-keygen", "useradd", "usermod", root=True)
     d = tmp_path_factory.mktemp("sshkeys")
     return SshEnv(user=sshd_harness.ensure_test_user(),
                   key=sshd_harness.keygen(d / "id_good"),

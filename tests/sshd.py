@@ -15,15 +15,6 @@ SSHD = "/usr/sbin/sshd"
 TEST_USER = "kaudit-test"
 
 
-def skip_reason() -> str | None:
-    """Why sshd tests cannot run here, or None."""
-    if os.geteuid() != 0:
-        return "sshd tests need root (sshd drops privileges to the test user)"
-    if not os.path.exists(SSHD) or shutil.which("ssh-keygen") is None:
-        return "OpenSSH server (sshd, ssh-keygen) is not installed"
-    return None
-
-
 def ensure_test_user() -> str:
     """A local account with /bin/sh as shell that sshd will let in."""
     try:

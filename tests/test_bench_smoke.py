@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import requires
 import sshd as sshd_harness
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -20,9 +21,7 @@ def _run(script: str, *args: str, timeout: float = 50) -> subprocess.CompletedPr
 
 @pytest.mark.sshd
 def test_fanout_kaudit_on_five_hosts(tmp_path):
-    reason = sshd_harness.skip_reason()
-    if reason:
-        pytest.skip(reason)
+    requires.need("sshd", "ssh-keygen", root=True)
     port = sshd_harness.free_port("127.77.0.1")
     out = tmp_path / "fanout.json"
     r = _run("fanout.py", "--hosts", "5", "--runs", "1", "--only", "kaudit",

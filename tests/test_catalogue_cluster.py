@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requires
 
 from kaudit.engine import evaluate
 from kaudit.model import Host, HostFacts, Result, Rule
@@ -316,8 +317,8 @@ weight 100
 """
 
 
-@pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy not installed")
 def test_real_haproxy_rejects_the_seed_config_and_accepts_the_fix(tmp_path: Path) -> None:
+    requires.need("haproxy")
     seed = tmp_path / "seed.cfg"
     seed.write_text(SEED_HAPROXY)
     fixed = tmp_path / "fixed.cfg"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requires
 from audit_helpers import FAULTY, FAULTY_FAILS, scan
 
 from kaudit.model import Host, HostFacts, Report, Result
@@ -131,9 +132,7 @@ def test_empty_report_is_well_formed() -> None:
 
 
 def test_renders_in_headless_chromium(tmp_path: Path) -> None:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed; the HTML is still checked by the parser "
-                    "tests above")
+    requires.need("chromium")
     page = tmp_path / "report.html"
     scan(FAULTY, "-r", f"html:{page}")
     shot = tmp_path / "x.png"

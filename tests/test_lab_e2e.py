@@ -37,16 +37,17 @@ class Scan:
     facts: Path
 
 
-def _skip() -> None:
-    reason = labmod.skip_reason()
+def _need_lab() -> None:
+    """A lab that cannot be built fails the test, naming what is missing."""
+    reason = labmod.unmet()
     if reason:
-        pytest.skip(reason)
+        pytest.fail(reason, pytrace=False)
 
 
 @pytest.fixture(scope="module", params=FLEETS)
 def fleet_lab(request: pytest.FixtureRequest) -> Iterator[labmod.Lab]:
     """One running lab per fleet; torn down even when a test or the build fails."""
-    _skip()
+    _need_lab()
     lab = labmod.Lab(labmod.load_fleet(request.param))
     request.addfinalizer(lab.down)
     lab.up()
@@ -227,7 +228,7 @@ def test_lab_has_no_way_out(fleet_lab: labmod.Lab) -> None:
 def test_by_hand_up_then_down_leaves_nothing() -> None:
     """`python -m tests.lab up FLEET` leaves a lab running; `down --prefix` removes
     its namespaces, processes, loop devices and work dir."""
-    _skip()
+    _need_lab()
     repo = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, "-m", "tests.lab"]
     up = subprocess.run([*cmd, "up", "prod-ha-preflight-healthy"], cwd=repo, capture_output=True,

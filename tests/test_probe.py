@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requires
 
 from kaudit.parse import parse_probe_output
 from kaudit.probe import PROBE_VERSION, probe_args, probe_command, probe_script
 
-SH = shutil.which("sh")
-pytestmark = pytest.mark.skipif(SH is None, reason="no sh on this machine")
 
 # Facts that legitimately differ between two runs a second apart.
 VOLATILE = {"time", "probe", "memory"}
@@ -93,10 +92,10 @@ def test_vip_tcp_check_sees_a_listener() -> None:
     assert facts["vip"]["port"] == port
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
 def test_probe_writes_nothing_to_tmp_or_home() -> None:
     """Fresh private tmpfs mounts on /tmp, /var/tmp and /root catch any write,
     and no other process on this machine can disturb them."""
+    requires.need("unshare", "mount", root=True)
     dirs = ["/tmp", "/var/tmp", "/root"]
     mounts = " && ".join(f"mount -t tmpfs kaudit-probe-test {d}" for d in dirs)
     count = " ".join(f'"$(ls -A {d} | wc -l)"' for d in dirs)
@@ -124,9 +123,9 @@ def _unshare_ro_script(args: list[str]) -> str:
     )
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
 def test_read_only_root_gives_same_facts(local_run: tuple[bytes, dict[str, Any], list[str]]
                                          ) -> None:
+    requires.need("unshare", "mount", root=True)
     args = ["--vip", "127.0.0.1", "--lb-port", "1"]
     proc = subprocess.run(["unshare", "-m", "sh", "-c", _unshare_ro_script(args)],
                           input=probe_script(), capture_output=True, timeout=60)
@@ -143,7 +142,7 @@ def test_read_only_root_gives_same_facts(local_run: tuple[bytes, dict[str, Any],
 def test_bare_path_still_completes(tmp_path: Path) -> None:
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    (bindir / "sh").symlink_to(os.path.realpath(SH or "/bin/sh"))
+    (bindir / "sh").symlink_to(os.path.realpath(shutil.which("sh") or "/bin/sh"))
     out = run_probe(["--vip", "127.0.0.1"], shell=str(bindir / "sh"),
                     env={"PATH": str(bindir)})
     assert out.startswith(b"KAUDIT-PROBE 1 ")
@@ -157,9 +156,9 @@ def test_bare_path_still_completes(tmp_path: Path) -> None:
     assert "addresses" not in facts.get("network", {})
 
 
-@pytest.mark.skipif(shutil.which("busybox") is None, reason="busybox not installed")
 def test_busybox_only_userland(tmp_path: Path) -> None:
     """A minimal container: every tool is a busybox applet."""
+    requires.need("busybox")
     bindir = tmp_path / "bin"
     bindir.mkdir()
     busybox = shutil.which("busybox") or ""
@@ -182,9 +181,9 @@ def test_busybox_only_userland(tmp_path: Path) -> None:
 @pytest.mark.parametrize("shell", ["dash", "busybox", "bash"])
 def test_other_shells_agree(shell: str, local_run: tuple[bytes, dict[str, Any], list[str]]
                             ) -> None:
+    requires.need(shell)
     exe = shutil.which(shell)
-    if exe is None:
-        pytest.skip(f"{shell} not installed")
+    assert exe is not None
     prefix = [exe] if shell == "busybox" else []
     out = run_probe(["--vip", "127.0.0.1", "--lb-port", "1"],
                     shell="sh" if shell == "busybox" else exe, prefix=prefix)
@@ -276,9 +275,9 @@ def test_batched_first_lines_match_head_file_by_file(shell: str, tmp_path: Path)
     files too (empty, no final newline, blank first line, spaces, a name with
     a glob character, the last file empty), and fall back to head (counted)
     only when a file is out of order or unreadable."""
+    requires.need(shell)
     exe = shutil.which(shell)
-    if exe is None:
-        pytest.skip(f"{shell} not installed")
+    assert exe is not None
     files = {"a": "1\n", "empty": "", "nonl": "no newline", "blank": "\nsecond\n",
              "spaces": "  x  y \nmore\n", "star*": "glob\n", "z-last-empty": ""}
     paths = []
@@ -313,7 +312,6 @@ def test_prefetch_order_matches_the_probe(local_run: tuple[bytes, dict[str, Any]
     assert len(facts["sysctl"]) >= 10
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root")
 @pytest.mark.parametrize("booted", [False, True])
 def test_enabled_swap_units_with_and_without_systemd(booted: bool, tmp_path: Path) -> None:
     """Without systemd running (no /run/systemd/system) the probe lists .swap

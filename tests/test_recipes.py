@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requires
 from audit_helpers import DEMO, FAULTY, FAULTY_FAILS, HEALTHY, ROOT
 from ruamel.yaml import YAML
 
@@ -105,10 +106,10 @@ def test_systemd_units() -> None:
     assert timer["Timer"]["Unit"] == ["kaudit-audit.service"]
     assert timer["Timer"]["OnCalendar"] and timer["Timer"]["Persistent"] == ["true"]
     assert timer["Install"]["WantedBy"] == ["timers.target"]
-    if shutil.which("systemd-analyze"):
-        proc = subprocess.run(["systemd-analyze", "calendar", timer["Timer"]["OnCalendar"][0]],
-                              capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, proc.stderr
+    requires.need("systemd-analyze")
+    proc = subprocess.run(["systemd-analyze", "calendar", timer["Timer"]["OnCalendar"][0]],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_crontab() -> None:

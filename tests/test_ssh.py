@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import requires
 
 from kaudit.errors import InputError
 from kaudit.model import Host
@@ -311,8 +312,7 @@ def test_ssh_config_proxyjump(ssh_env, sshd_factory, tmp_path):
 @pytest.fixture
 def sudo_rule(ssh_env):  # type: ignore[no-untyped-def]
     """A NOPASSWD sudoers entry for the test user, removed afterwards."""
-    if not os.path.exists("/usr/bin/sudo"):
-        pytest.skip("sudo is not installed")
+    requires.need("sudo")
     path = Path("/etc/sudoers.d/kaudit-test-nopasswd")
     path.write_text(f"{ssh_env.user} ALL=(ALL) NOPASSWD: ALL\n")
     os.chmod(path, 0o440)
@@ -333,8 +333,7 @@ def test_sudo_runs_probe_as_root(ssh_env, sshd_factory, tmp_path, sudo_rule):
 
 @pytest.mark.sshd
 def test_sudo_needing_a_password_is_explained(ssh_env, sshd_factory, tmp_path):
-    if not os.path.exists("/usr/bin/sudo"):
-        pytest.skip("sudo is not installed")
+    requires.need("sudo")
     assert not Path("/etc/sudoers.d/kaudit-test-nopasswd").exists()
     server = sshd_factory("127.0.0.2")
     trust(tmp_path, server)

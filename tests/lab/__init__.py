@@ -2,7 +2,7 @@
 
 from .core import PREFIX, Disk, Lab, down_all
 from .fleet import FLEETS_DIR, Fleet, HostSpec, load_fleet
-from .run import LabError, run, skip_reason
+from .run import LabError, run, unmet
 
 __all__ = ["FLEETS_DIR", "PREFIX", "Disk", "Fleet", "HostSpec", "Lab", "LabError",
-           "down_all", "load_fleet", "run", "skip_reason"]
+           "down_all", "load_fleet", "run", "unmet"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import PREFIX, Lab, LabError, down_all, load_fleet, skip_reason
+from . import PREFIX, Lab, LabError, down_all, load_fleet, unmet
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     down = sub.add_parser("down", help="remove labs (all kaudit-lab-* by default)")
     down.add_argument("--prefix", default=PREFIX)
     args = ap.parse_args(argv)
-    reason = skip_reason()
+    reason = unmet()
     if reason:
         print(f"lab: {reason}", file=sys.stderr)
         return 2

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Sequence
 
 DEFAULT_TIMEOUT = 20.0
-TOOLS = ("ip", "unshare", "chroot", "losetup", "mkfs.ext4", "mount", "ssh-keygen")
 SSHD = "/usr/sbin/sshd"
 
 
@@ -28,15 +26,19 @@ def run(args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT, check: bool = 
     return cp
 
 
-def skip_reason() -> str | None:
-    """Why the lab cannot be built on this machine, or None."""
+def unmet() -> str | None:
+    """Why the lab cannot be built on this machine, or None. Lab hosts are
+    overlays of this machine's /, so the lab needs every program in
+    tests/system-packages.txt, not only its own tools: the probe on a lab host
+    runs this machine's ping."""
     import os
+
+    try:
+        import requires  # under pytest: tests/ is on sys.path
+    except ImportError:  # python -m tests.lab from the repository top
+        from tests import requires  # type: ignore[no-redef]
 
     if os.geteuid() != 0:
         return "the lab needs root (network namespaces, mounts, loop devices)"
-    missing = [t for t in TOOLS if shutil.which(t) is None]
-    if not os.path.exists(SSHD):
-        missing.append("sshd")
-    if missing:
-        return f"the lab needs these commands: {', '.join(missing)}"
-    return None
+    gone = requires.missing()
+    return requires.message(gone) if gone else None

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requires
 import sshd as sshd_harness  # tests/sshd.py
 
 REPO = Path(__file__).resolve().parents[2]
@@ -230,9 +231,5 @@ class Listener:
 
 
 def need(*tools: str) -> None:
-    """Skip with a clear reason when not root or a tool is missing."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root")
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
+    """Fail (never skip) when not root or a tool is missing (tests/requires.py)."""
+    requires.need(*tools, root=True)
