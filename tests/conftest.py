@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import os
 
 import pytest
 import requires  # tests/requires.py: the programs in tests/system-packages.txt

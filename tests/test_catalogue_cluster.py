@@ -7,13 +7,11 @@ from __future__ import annotations
 import copy
 import functools
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requires
 
 from kaudit.engine import evaluate

@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requires
 from audit_helpers import FAULTY, FAULTY_FAILS, scan
 

@@ -20,7 +20,6 @@ import requires
 from kaudit.parse import parse_probe_output
 from kaudit.probe import PROBE_VERSION, probe_args, probe_command, probe_script
 
-
 # Facts that legitimately differ between two runs a second apart.
 VOLATILE = {"time", "probe", "memory"}
 
