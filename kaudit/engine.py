@@ -46,6 +46,19 @@ class MissingFact(EvalError):
         self.path = path
 
 
+class NotCollected(MissingFact):
+    """The fact's whole section is absent from a host's facts: the probe did not
+    collect it (an old fact file, a section that failed to parse, a host whose
+    probe stopped early). Unlike a missing fact inside a collected section, no
+    `missing:` mode turns this into pass, fail or skip: it is always an error."""
+
+    def __init__(self, path: str, section: str, host: str | None = None) -> None:
+        where = f" on {host}: section '{section}' was not collected" if host else \
+            f": section '{section}' was not collected on this host"
+        super().__init__(path, where)
+        self.section = section
+
+
 class UnsetReference(EvalError):
     """A `${params.X}` / `${vars.X}` reference names something not set."""
 
@@ -99,7 +112,15 @@ def _lookup(tree: Any, path: str, env: _Env) -> Any:
     except MissingFact:
         if path.startswith("inventory.") and env.cluster and tree is not env.cluster:
             return resolve(env.cluster, path)
+        _raise_if_not_collected(tree, path, env)
         raise
+
+
+def _raise_if_not_collected(tree: Any, path: str, env: _Env) -> None:
+    """A host tree without the path's top-level section never collected it."""
+    root = path.split(".", 1)[0]
+    if tree is not env.cluster and isinstance(tree, dict) and root not in tree:
+        raise NotCollected(path, root) from None
 
 
 # ------------------------------------------------------------------ evaluation context
@@ -311,6 +332,8 @@ def _leaf(spec: Mapping[str, Any], env: _Env) -> Node:
             label = path
             try:
                 fact = _lookup(ctx.tree, path, env)
+            except NotCollected:
+                raise
             except MissingFact:
                 fact = MISSING
         cop = bind(ctx)
@@ -404,6 +427,8 @@ def _each(spec: Mapping[str, Any], env: _Env, every: bool, roles: tuple[str, ...
                 coll = item if path == "." else resolve(item, path[1:])
             else:
                 coll = _lookup(ctx.tree, path, env)
+        except NotCollected:
+            raise
         except MissingFact:
             if missing_mode in ("pass", "fail"):
                 return Verdict(missing_mode == "pass", label, f"{word} item of {label}",
@@ -548,6 +573,9 @@ def _aggregate(spec: Mapping[str, Any], env: _Env, roles: tuple[str, ...]) -> No
         try:
             return resolve(hctx.tree, str(fact))
         except MissingFact:
+            root = str(fact).split(".", 1)[0]
+            if root not in hctx.tree:
+                raise NotCollected(str(fact), root, hf.host.name) from None
             if missing_mode in ("pass", "fail", "skip"):
                 return MISSING
             raise MissingFact(str(fact), f" on {hf.host.name}") from None

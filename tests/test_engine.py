@@ -92,26 +92,40 @@ def test_missing_fact_is_error_with_matching_collector_notes() -> None:
               _notes=["swapfile: unrelated", "swap.active: permission denied"])
     r = one({"fact": "swap.active", "op": "empty"}, host)
     assert r.status == "error"
-    assert r.message == ("fact 'swap.active' missing (swap: /proc/swaps unreadable; "
+    assert r.message == ("fact 'swap.active' missing: section 'swap' was not collected on "
+                         "this host (swap: /proc/swaps unreadable; "
                          "swap.active: permission denied)")
     r = one({"fact": "cpu.count", "op": "ge", "value": 2}, host)
+    assert r.message == "fact 'cpu.count' missing: section 'cpu' was not collected on this host"
+    r = one({"fact": "cpu.count", "op": "ge", "value": 2}, hf("m1", cpu={}))
     assert r.message == "fact 'cpu.count' missing"
 
 
 @pytest.mark.parametrize(("mode", "status"), [("pass", "pass"), ("fail", "fail"),
                                               ("skip", "skip")])
 def test_missing_mode(mode: str, status: str) -> None:
-    r = one({"fact": "swap.fstab", "op": "empty", "missing": mode})
+    """`missing:` decides a fact absent from a collected section..."""
+    r = one({"fact": "swap.fstab", "op": "empty", "missing": mode}, hf("m1", swap={}))
     assert r.status == status
     if status == "fail":
         assert r.observed == "absent"
     if status == "skip":
         assert "swap.fstab" in r.message
+    # ...but a section that was never collected is an error in every mode:
+    # "absent" means "collected, and not there".
+    r = one({"fact": "swap.fstab", "op": "empty", "missing": mode}, hf("m1"))
+    assert (r.status, r.message) == (
+        "error", "fact 'swap.fstab' missing: section 'swap' was not collected on this host")
+    r = one({"each": "swap.devices", "check": {"fact": ".zram", "op": "false"},
+             "missing": mode}, hf("m1"))
+    assert r.status == "error"
 
 
 def test_exists_and_missing_ops_decide_on_absent_facts() -> None:
-    assert one({"fact": "selinux.config", "op": "exists"}).status == "fail"
-    assert one({"fact": "selinux.config", "op": "missing"}).status == "pass"
+    collected = hf("m1", selinux={})
+    assert one({"fact": "selinux.config", "op": "exists"}, collected).status == "fail"
+    assert one({"fact": "selinux.config", "op": "missing"}, collected).status == "pass"
+    assert one({"fact": "selinux.config", "op": "missing"}).status == "error"
     host = hf("m1", selinux={"config": "disabled"})
     assert one({"fact": "selinux.config", "op": "exists"}, host).status == "pass"
 
@@ -197,7 +211,9 @@ def test_results_ordered_by_rule_then_host_cluster_host_none() -> None:
              rule({"fact": "inventory.count.total", "op": "eq", "value": 2}, id="t.c",
                   scope="cluster"),
              rule({"fact": "b", "op": "exists"}, id="t.b")]
-    results = run(rules, [hf("m2", a=1, b=1), hf("m1", a=1)])
+    results = run(rules, [hf("m2", a=1, b={"c": 1}), hf("m1", a=1, b={})])
+    rules[2] = rule({"fact": "b.c", "op": "exists"}, id="t.b")
+    results = run(rules, [hf("m2", a=1, b={"c": 1}), hf("m1", a=1, b={})])
     assert [(r.rule, r.host, r.status) for r in results] == [
         ("t.a", "m2", "pass"), ("t.a", "m1", "pass"), ("t.c", None, "pass"),
         ("t.b", "m2", "pass"), ("t.b", "m1", "fail")]
@@ -432,10 +448,14 @@ def test_count_true_observed_lists_hosts() -> None:
     hosts = cluster_hosts()
     hosts[1].facts["vip"]["held"] = False
     assert cluster(check, hosts).status == "pass"
-    del hosts[0].facts["vip"]
+    hosts[0].facts["vip"] = {}
     r = cluster(check, hosts)
     assert (r.status, r.message) == ("error", "fact 'vip.held' missing on m1")
     assert cluster({**check, "missing": "fail", "value": 0}, hosts).status == "pass"
+    del hosts[0].facts["vip"]
+    r = cluster({**check, "missing": "fail", "value": 0}, hosts)
+    assert (r.status, r.message) == (
+        "error", "fact 'vip.held' missing on m1: section 'vip' was not collected")
 
 
 def test_rule_roles_filter_aggregate_hosts() -> None:

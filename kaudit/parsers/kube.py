@@ -261,7 +261,7 @@ def parse_scheduler(ctx: Ctx) -> dict[str, Any]:
     sec = ctx.need("scheduler-config")
     files = sec.files()
     if not files:
-        return {}
+        return {"scheduler": {}}      # collected: no scheduler config file
     try:
         config = load_yaml_plain(files[0].text)
     except Exception as exc:
