@@ -11,12 +11,13 @@ from typing import Any
 import click
 
 from kaudit import __version__
-from kaudit.errors import EXIT_FINDINGS, EXIT_UNSCANNED, KauditError
+from kaudit.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_INTERRUPTED, KauditError
 from kaudit.options import connection_options, rules_dir_option, scan_options, var_option
 
 
 def _color(stream: Any) -> bool:
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
+    """Colour on a terminal unless NO_COLOR is set to a non-empty value (no-color.org)."""
+    return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
 
 
 class Progress:
@@ -59,6 +60,14 @@ class KauditGroup(click.Group):
         except KauditError as exc:
             click.echo(f"kaudit: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            # Ctrl-C: 130 (128 + SIGINT), never 1 ("findings failed"). Reports are
+            # rendered whole before any file is replaced, so none of this run is
+            # left; collector threads may still be blocked connecting, so exit now.
+            sys.stdout.flush()
+            sys.stderr.write("\nkaudit: interrupted; no report written\n")
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
 
 
 @click.group(cls=KauditGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,6 +99,7 @@ def scan(inventory: str | None, **kw: Any) -> None:
         phase=kw["phase"], variables=kw["variables"], rules_dirs=kw["rules_dirs"],
         only=kw["only"], skip=kw["skip"], save_facts=kw["save_facts"],
         connection=_connection(kw), waivers=kw["waivers"], baseline=kw["baseline"],
+        fail_on=kw["fail_on"],
     )
     progress = Progress(not kw["no_progress"] and kw["quiet"] == 0)
     try:
@@ -131,7 +141,7 @@ def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -
     for h in bad:
         click.echo(f"{h.host.name}: {h.status}: {h.error}", err=True)
     click.echo(f"collected {len(hosts) - len(bad)}/{len(hosts)} hosts into {output}", err=True)
-    sys.exit(EXIT_UNSCANNED if bad else 0)
+    sys.exit(EXIT_INCOMPLETE if bad else 0)
 
 
 @cli.command()

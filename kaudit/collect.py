@@ -42,25 +42,38 @@ def collect_probe(hosts: Sequence[Host], script: bytes, command: str, opts: SshO
     if any(h.connection != "local" for h in hosts):
         opts.config()  # a bad --ssh-config is a usage error before anything connects
     hostkeys = HostKeyStore(opts.known_hosts, opts.accept_new_host_keys)
-    results: list[HostFacts | None] = [None] * len(hosts)
-    done = failed = 0
     workers = max(1, min(parallel, len(hosts)))
-    with rare_cyclic_gc(), \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-collect") as pool:
-        futures = {pool.submit(_one, h, script, command, opts, hostkeys, parse): i
-                   for i, h in enumerate(hosts)}
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                hf = fut.result()
-            except Exception as e:  # _one catches everything; this is the last guard
-                hf = HostFacts(host=hosts[i], status="error",
-                               error=f"{type(e).__name__}: {clean(e)}")
-            results[i] = hf
-            done += 1
-            failed += hf.status != "ok"
-            if progress is not None:
-                progress(done, len(hosts), failed)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-collect")
+    try:
+        with rare_cyclic_gc():
+            gathered = _gather(pool, hosts, script, command, opts, hostkeys, parse,
+                                   progress)
+    except BaseException:
+        # Ctrl-C: do not wait for hosts still connecting (a `with` would).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return gathered
+
+
+def _gather(pool: ThreadPoolExecutor, hosts: Sequence[Host], script: bytes, command: str,
+            opts: SshOptions, hostkeys: HostKeyStore, parse: Parser,
+            progress: Progress | None) -> list[HostFacts]:
+    results: list[HostFacts | None] = [None] * len(hosts)
+    failed = 0
+    futures = {pool.submit(_one, h, script, command, opts, hostkeys, parse): i
+               for i, h in enumerate(hosts)}
+    for done, fut in enumerate(as_completed(futures), 1):
+        i = futures[fut]
+        try:
+            hf = fut.result()
+        except Exception as e:  # _one catches everything; this is the last guard
+            hf = HostFacts(host=hosts[i], status="error",
+                           error=f"{type(e).__name__}: {clean(e)}")
+        results[i] = hf
+        failed += hf.status != "ok"
+        if progress is not None:
+            progress(done, len(hosts), failed)
     return [r for r in results if r is not None]
 
 

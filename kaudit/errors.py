@@ -8,7 +8,8 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_USAGE = 2
-EXIT_UNSCANNED = 3
+EXIT_INCOMPLETE = 3     # a host not scanned, or a selected rule not evaluated (error)
+EXIT_INTERRUPTED = 130  # SIGINT: 128 + 2, as shells report it; no report written
 
 
 class KauditError(Exception):

@@ -815,13 +815,25 @@ def parse_inventory(text: str, path: str) -> Inventory:
 
 # `kaudit scan -p baseline @local`: this machine, no SSH, no file needed.
 LOCAL_INVENTORY = "@local"
-_LOCAL_TEXT = "localhost ansible_connection=local\n"
+_INVENTORY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+
+
+def _local_text() -> str:
+    """This machine under its own hostname, so that os.hostname-valid compares the
+    hostname with itself (a synthetic 'localhost' would fail it and advise
+    renaming the machine); 'localhost' only when the name cannot be an entry."""
+    import socket
+
+    name = socket.gethostname()
+    if not _INVENTORY_NAME.match(name):
+        name = "localhost"
+    return f"{name} ansible_host=127.0.0.1 ansible_connection=local\n"
 
 
 def load_inventory(path: str | Path, overrides: dict[str, str] | None = None) -> Inventory:
     """Read an INI inventory plus group_vars/ beside it; `overrides` win over all."""
     if str(path) == LOCAL_INVENTORY:
-        return _build(_parse_ini(_LOCAL_TEXT, LOCAL_INVENTORY), {}, overrides)
+        return _build(_parse_ini(_local_text(), LOCAL_INVENTORY), {}, overrides)
     p = Path(path)
     text = read_text(p, error=InventoryError)
     name = str(path)

@@ -139,6 +139,8 @@ class Report:
     hosts: list[HostFacts]
     results: list[Result]
     notes: list[str] = field(default_factory=list)
+    collected_at: str | None = None      # when the facts were collected (ISO 8601, UTC)
+    fail_on: Severity = "low"            # the gate: failures below it do not fail the run
 
     @property
     def summary(self) -> dict[str, int]:
@@ -146,3 +148,12 @@ class Report:
         for r in self.results:
             counts[r.status] += 1
         return counts
+
+    @property
+    def coverage(self) -> dict[str, int]:
+        """Selected checks (not skipped: pass, fail, waived, error) and how many of
+        them were evaluated (all but error). A run with evaluated < selected is
+        incomplete, whatever else it found."""
+        s = self.summary
+        evaluated = s["pass"] + s["fail"] + s["waived"]
+        return {"evaluated": evaluated, "selected": evaluated + s["error"]}

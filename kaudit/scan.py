@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from kaudit import __version__
-from kaudit.errors import EXIT_FINDINGS, EXIT_OK, EXIT_UNSCANNED, KauditError
-from kaudit.model import HostFacts, Report, Result, Rule, severity_rank
+from kaudit.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, KauditError
+from kaudit.model import HostFacts, Report, Result, Rule, Severity, severity_rank
 
 
 @dataclass
@@ -58,6 +58,7 @@ class ScanRequest:
     waivers: str | None = None
     baseline: str | None = None
     today: date | None = None            # waiver expiry reference (UTC); None = today
+    fail_on: Severity = "low"            # carried into the report (JUnit marks failures by it)
 
 
 @dataclass
@@ -100,14 +101,17 @@ def plan_rules(profile: str, rules_dirs: Sequence[str], only: Sequence[str],
 
 
 def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
-           ) -> tuple[list[HostFacts], dict[str, Any]]:
-    """Hosts with facts, from a fact file or by collecting over SSH."""
+           ) -> tuple[list[HostFacts], dict[str, Any], str | None]:
+    """Hosts with facts, from a fact file or by collecting over SSH, and when the
+    facts were collected (None: now)."""
     if req.facts_path:
         from kaudit.facts import load_facts
         from kaudit.inventory import apply_overrides
 
-        hosts, cluster_vars, _ = load_facts(req.facts_path)
-        return hosts, apply_overrides(cluster_vars, req.variables)
+        hosts, cluster_vars, header = load_facts(req.facts_path)
+        stamp = header.get("collected_at")
+        return (hosts, apply_overrides(cluster_vars, req.variables),
+                stamp if isinstance(stamp, str) else None)
     if not req.inventory:
         raise KauditError("give an inventory file or --facts FILE")
     from kaudit.collect import collect
@@ -117,7 +121,7 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
     opts = req.connection.ssh_options()
     hosts = collect(inv.hosts, inv.vars, opts, parallel=req.connection.parallel,
                     progress=progress)
-    return hosts, dict(inv.vars)
+    return hosts, dict(inv.vars), None
 
 
 def now_iso() -> str:
@@ -143,7 +147,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
         from kaudit.drift import load_baseline
 
         baseline = load_baseline(req.baseline)
-    hosts, cluster_vars = gather(req, progress)
+    hosts, cluster_vars, collected_at = gather(req, progress)
     if req.save_facts:
         from kaudit.facts import save_facts
 
@@ -160,6 +164,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
     report = Report(
         kaudit_version=__version__, profile=plan.profile, phase=phase,
         started_at=started_at, duration_s=0.0, hosts=hosts, results=results, notes=notes,
+        collected_at=collected_at or started_at, fail_on=req.fail_on,
     )
     if baseline is not None and req.baseline:
         from kaudit.drift import apply_baseline
@@ -179,9 +184,14 @@ def failing(results: Sequence[Result], fail_on: str, *, drift_only: bool = False
 
 
 def exit_code(report: Report, fail_on: str, *, drift_only: bool = False) -> int:
-    """3 when a host could not be scanned, else 1 on failures, else 0 (SPEC §1)."""
-    if any(h.status != "ok" for h in report.hosts):
-        return EXIT_UNSCANNED
+    """SPEC §1: 3 when the audit is incomplete (a host could not be scanned, or a
+    selected rule could not be evaluated: error), else 1 on failures at or above
+    `fail_on`, else 0. A run that checked nothing it selected never exits 0."""
+    if any(h.status != "ok" for h in report.hosts) or any(
+            r.status == "error" for r in report.results):
+        return EXIT_INCOMPLETE
+    if report.coverage["selected"] == 0:
+        return EXIT_INCOMPLETE       # nothing applied: nothing was checked
     if failing(report.results, fail_on, drift_only=drift_only):
         return EXIT_FINDINGS
     return EXIT_OK

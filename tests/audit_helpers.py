@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts"
 HEALTHY = FACTS / "lab-healthy.json"
 FAULTY = FACTS / "lab-faulty.json"
-DEMO = ["-p", str(ROOT / "tests" / "data" / "demo-profile.yaml"),
+DEMO = ["-p", str(ROOT / "tests" / "data" / "demo-complete.yaml"),
         "--rules", str(ROOT / "tests" / "data" / "demo-rules")]
 HOSTS = ["m01", "m02", "m03", "n01", "n02", "n03"]
 

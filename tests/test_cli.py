@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -145,11 +146,16 @@ def test_local_scan_is_real(tmp_path: Path) -> None:
     out_json = tmp_path / "r.json"
     code, _, err = run("scan", "-p", "baseline", "@local", "-r", f"json:{out_json}",
                        "--no-progress")
-    assert code in (0, 1), err
     doc = json.loads(out_json.read_text())
-    assert doc["hosts"] == [{"name": "localhost", "address": "localhost", "roles": [],
-                             "status": "ok", "error": None}]
-    assert doc["summary"]["pass"] > 0
+    summary = doc["summary"]
+    assert code == (3 if summary["error"] else 1 if summary["fail"] else 0), err
+    assert doc["coverage"]["selected"] == summary["error"] + doc["coverage"]["evaluated"]
+    # The machine under its own name, so its own hostname is no finding.
+    assert doc["hosts"] == [{"name": socket.gethostname(), "address": "127.0.0.1",
+                             "roles": [], "status": "ok", "error": None}]
+    hostname = [r for r in doc["results"] if r["rule"] == "os.hostname-valid"]
+    assert [r["status"] for r in hostname] == ["pass"]
+    assert summary["pass"] > 0
 
 
 def test_python_dash_m_and_no_traceback_on_bad_profile(tmp_path: Path) -> None:
@@ -163,3 +169,40 @@ def test_python_dash_m_and_no_traceback_on_bad_profile(tmp_path: Path) -> None:
     assert "bogus" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stdout == ""
+
+
+def test_ctrl_c_exits_130_and_writes_no_report(tmp_path: Path) -> None:
+    """SIGINT while a host hangs in the SSH handshake: exit 130 ("interrupted",
+    never 1 "findings failed"), promptly, and no report file of this run."""
+    import signal
+    import socket as sock
+    import time
+
+    listener = sock.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)          # accepts, never sends an SSH banner
+    port = listener.getsockname()[1]
+    inv = tmp_path / "hosts.txt"
+    inv.write_text(f"h1 ansible_host=127.0.0.1 ansible_port={port}\n")
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "kaudit", "scan", "-p", "baseline", str(inv),
+                             "--timeout", "60", "--no-progress", "-r", f"json:{report}",
+                             "--known-hosts", str(tmp_path / "kh")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        conn = None
+        listener.settimeout(20)
+        conn, _ = listener.accept()       # the scan is now waiting on the handshake
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if conn is not None:
+            conn.close()
+        listener.close()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not report.exists()
+    assert {p.name for p in tmp_path.iterdir()} <= {"hosts.txt", "kh"}   # no temp files

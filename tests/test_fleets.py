@@ -78,7 +78,9 @@ def _junit(root: ET.Element) -> set[tuple[str, str | None, str]]:
 def test_healthy_fleet(tmp_path: Path) -> None:
     code, doc, junit, text = _scan(tmp_path, "lab-healthy.json")
     assert _non_pass(doc) == COMMON
-    assert code == 0          # the only non-pass results are skips and errors, no failure
+    assert code == 3          # no failure, but demo.not-collected errors: incomplete
+    code, *_ = _scan(tmp_path, "lab-healthy.json", "--skip", "demo.not-collected")
+    assert code == 0          # every selected rule evaluated, nothing failed
     assert _junit(junit) == _non_pass(doc)
     assert [h["name"] for h in doc["hosts"]] == HOSTS
     assert all(h["status"] == "ok" for h in doc["hosts"])
@@ -88,6 +90,10 @@ def test_healthy_fleet(tmp_path: Path) -> None:
 def test_faulty_fleet(tmp_path: Path) -> None:
     code, doc, junit, text = _scan(tmp_path, "lab-faulty.json")
     assert _non_pass(doc) == FAULTY
+    assert code == 3          # errors make the audit incomplete, whatever failed
+    assert doc["coverage"] == {"evaluated": doc["summary"]["pass"] + 9, "selected":
+                               doc["summary"]["pass"] + 12}
+    code, *_ = _scan(tmp_path, "lab-faulty.json", "--skip", "demo.not-collected")
     assert code == 1
     assert _junit(junit) == _non_pass(doc)
     summary = doc["summary"]
@@ -106,7 +112,8 @@ def test_faulty_fleet(tmp_path: Path) -> None:
 def test_fail_on_threshold(tmp_path: Path) -> None:
     # Every failure but demo.timezone (low) and demo.nofile (medium) is high or
     # critical; --fail-on critical keeps exit 1 because swap/ip-forward/cidrs are critical.
-    code, *_ = _scan(tmp_path, "lab-faulty.json", "--fail-on", "critical")
+    code, *_ = _scan(tmp_path, "lab-faulty.json", "--fail-on", "critical",
+                     "--skip", "demo.not-collected")
     assert code == 1
     code, *_ = _scan(tmp_path, "lab-faulty.json", "--only", "demo.timezone",
                      "--fail-on", "medium")
@@ -120,7 +127,8 @@ def test_only_and_skip(tmp_path: Path) -> None:
     assert failing == {("demo.swap-off", "n02")}
     skipped = {r["rule"] for r in doc["results"] if r["status"] == "skip"}
     assert "demo.cidrs" in skipped
-    code, doc, _, _ = _scan(tmp_path, "lab-faulty.json", "--skip", "demo.swap-off")
+    code, doc, _, _ = _scan(tmp_path, "lab-faulty.json", "--skip", "demo.swap-off",
+                            "--skip", "demo.not-collected")
     assert code == 1     # the other failures remain
     assert not any(r["rule"] == "demo.swap-off" and r["status"] == "fail"
                    for r in doc["results"])
@@ -142,7 +150,8 @@ def test_recorded_facts_match_the_parser(fleet: str) -> None:
 def test_real_subprocess_scan_and_bad_input(tmp_path: Path) -> None:
     kaudit = [sys.executable, "-m", "kaudit"]
     ok = subprocess.run([*kaudit, "scan", *DEMO, "--facts", str(FACTS / "lab-faulty.json"),
-                         "-r", "json"], capture_output=True, text=True, timeout=60)
+                         "-r", "json", "--skip", "demo.not-collected"],
+                        capture_output=True, text=True, timeout=60)
     assert ok.returncode == 1
     assert json.loads(ok.stdout)["profile"] == "demo-profile"
     broken = tmp_path / "bad.yaml"

@@ -5,9 +5,10 @@
 # Exit codes: 0 no new failure since the baseline (the first run, which has no
 # baseline: no failure at all); 1 new failures (listed first in the terminal
 # report and marked "drift": "new" in the JSON); 2 bad input (nothing
-# scanned); 3 hosts could not be scanned (the baseline is then kept as it
-# was, so a host that is down for a night does not turn into "resolved"
-# findings that come back as "new" the night after).
+# scanned); 3 incomplete: hosts could not be scanned or rules could not be
+# evaluated (the baseline is then kept as it was, so a host that is down for a
+# night does not turn into "resolved" findings that come back as "new" the
+# night after); 130 interrupted.
 #
 # Settings (environment):
 #   KAUDIT_STATE_DIR      baseline and reports           (default /var/lib/kaudit)

@@ -87,12 +87,15 @@ def _write_stdout(stdout: TextIO, text: str) -> None:
 def write_reports(report: Report, specs: list[tuple[str, str | None]], *, color: bool,
                   stdout: TextIO) -> None:
     """Write every requested report: files atomically (never colored), at most
-    one to `stdout` (colored when `color`)."""
-    for fmt, path in specs:
+    one to `stdout` (colored when `color`). Everything is rendered before the
+    first file is replaced, so an interrupt while rendering leaves no report of
+    this run beside the old ones."""
+    rendered = [(fmt, path, render(report, fmt, color=color if path is None else False))
+                for fmt, path in specs]
+    for fmt, path, text in rendered:
         if path is None:
-            _write_stdout(stdout, render(report, fmt, color=color))
+            _write_stdout(stdout, text)
             continue
-        text = render(report, fmt, color=False)
         try:
             atomic_write(path, text)
         except OSError as exc:
