@@ -53,8 +53,8 @@ class NotCollected(MissingFact):
     `missing:` mode turns this into pass, fail or skip: it is always an error."""
 
     def __init__(self, path: str, section: str, host: str | None = None) -> None:
-        where = f" on {host}: section '{section}' was not collected" if host else \
-            f": section '{section}' was not collected on this host"
+        where = f" on {host}: no '{section}' facts were collected" if host else \
+            f": no '{section}' facts were collected on this host"
         super().__init__(path, where)
         self.section = section
 

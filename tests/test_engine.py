@@ -92,11 +92,11 @@ def test_missing_fact_is_error_with_matching_collector_notes() -> None:
               _notes=["swapfile: unrelated", "swap.active: permission denied"])
     r = one({"fact": "swap.active", "op": "empty"}, host)
     assert r.status == "error"
-    assert r.message == ("fact 'swap.active' missing: section 'swap' was not collected on "
+    assert r.message == ("fact 'swap.active' missing: no 'swap' facts were collected on "
                          "this host (swap: /proc/swaps unreadable; "
                          "swap.active: permission denied)")
     r = one({"fact": "cpu.count", "op": "ge", "value": 2}, host)
-    assert r.message == "fact 'cpu.count' missing: section 'cpu' was not collected on this host"
+    assert r.message == "fact 'cpu.count' missing: no 'cpu' facts were collected on this host"
     r = one({"fact": "cpu.count", "op": "ge", "value": 2}, hf("m1", cpu={}))
     assert r.message == "fact 'cpu.count' missing"
 
@@ -115,7 +115,7 @@ def test_missing_mode(mode: str, status: str) -> None:
     # "absent" means "collected, and not there".
     r = one({"fact": "swap.fstab", "op": "empty", "missing": mode}, hf("m1"))
     assert (r.status, r.message) == (
-        "error", "fact 'swap.fstab' missing: section 'swap' was not collected on this host")
+        "error", "fact 'swap.fstab' missing: no 'swap' facts were collected on this host")
     r = one({"each": "swap.devices", "check": {"fact": ".zram", "op": "false"},
              "missing": mode}, hf("m1"))
     assert r.status == "error"
@@ -455,7 +455,7 @@ def test_count_true_observed_lists_hosts() -> None:
     del hosts[0].facts["vip"]
     r = cluster({**check, "missing": "fail", "value": 0}, hosts)
     assert (r.status, r.message) == (
-        "error", "fact 'vip.held' missing on m1: section 'vip' was not collected")
+        "error", "fact 'vip.held' missing on m1: no 'vip' facts were collected")
 
 
 def test_rule_roles_filter_aggregate_hosts() -> None:
