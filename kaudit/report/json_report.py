@@ -68,6 +68,9 @@ def to_dict(report: Report) -> dict[str, Any]:
         "results": [_result_dict(r) for r in report.results],
         "summary": report.summary,
         "notes": list(report.notes),
+        "collected_at": report.collected_at,
+        "coverage": report.coverage,
+        "fail_on": report.fail_on,
     }
 
 
