@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,36 @@ def test_nightly_keeps_the_baseline_on_bad_input(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "baseline" in run.stderr and str(bad) in run.stderr
     assert (state / "last.json").read_text() == before
+
+
+def _fail_on(command: str) -> str:
+    m = re.search(r"--fail-on (\w+)", command)
+    assert m, command
+    return m.group(1)
+
+
+@pytest.mark.parametrize("recipe", ["github-actions.yml", "gitlab-ci.yml"])
+def test_recipe_junit_gate_matches_the_exit_code(recipe: str, tmp_path: Path) -> None:
+    """The JUnit consumer fails the job on any <failure> (mikepenz's
+    fail_on_failure, GitLab's failed tests); kaudit's exit code fails it on
+    findings at or above the recipe's --fail-on. The two must agree, for the
+    recipe's threshold and for stricter and looser ones."""
+    (doc,) = _yaml(recipe)
+    if recipe.startswith("github"):
+        steps = doc["jobs"]["audit"]["steps"]
+        command = next(s["run"] for s in steps if "kaudit scan" in s.get("run", ""))
+        publish = next(s for s in steps if "junit" in s.get("uses", ""))
+        assert publish["with"]["fail_on_failure"] is True
+    else:
+        command = " ".join(doc["kaudit-preflight"]["script"])
+    from click.testing import CliRunner
+
+    from kaudit.cli import cli
+
+    for level in (_fail_on(command), "critical", "medium", "info"):
+        xml = tmp_path / f"{level}.xml"
+        res = CliRunner().invoke(cli, ["scan", "-p", "prod-ha", "--facts", str(FAULTY),
+                                       "--fail-on", level, "-r", f"junit:{xml}"])
+        failures = int(ET.parse(xml).getroot().get("failures", -1))
+        assert res.exit_code in (0, 1), res.output
+        assert (failures > 0) == (res.exit_code == 1), (level, failures, res.exit_code)
