@@ -71,3 +71,10 @@ def test_startup_paths_do_not_import_paramiko(tmp_path):
     doc = json.loads(out.read_text())
     assert set(doc) == {"kaudit --help", "kaudit rules list"}
     assert all(v["ssh_imports"] == [] for v in doc.values())
+
+
+def test_html_render_runs_on_a_small_fleet():
+    requires.need("chromium")
+    r = _run("html_render.py", "--hosts", "12", "--runs", "1", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "html: 12 hosts" in r.stdout and "render" in r.stdout
