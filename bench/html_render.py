@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from offline import build  # noqa: E402
+from offline import build
 
 CHROMIUM = "/usr/bin/chromium"
 
