@@ -242,8 +242,8 @@ def kaudit_peer(fleet: Fleet, work: Path, conc: int, kaudit: Path) -> Peer:
 
 def probe_remote_command(work: Path) -> str:
     """The exact command kaudit runs for the inventory's cluster vars."""
-    from kaudit.inventory import load_inventory
-    from kaudit.probe import probe_args, probe_command
+    from kaudit.collect.probe import probe_args, probe_command
+    from kaudit.inventory.ini import load_inventory
 
     inv = load_inventory(str(work / "inventory.ini"), {"vip": "127.0.0.1"})
     return probe_command(probe_args(dict(inv.vars)), sudo=False)
@@ -407,9 +407,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _bench(a: argparse.Namespace, only: list[str], work: Path) -> int:
     kaudit = Path(a.kaudit) if a.kaudit else Path(sys.executable).parent / "kaudit"
-    probe = Path(__file__).resolve().parent.parent / "kaudit" / "probe.sh"
+    probe = Path(__file__).resolve().parent.parent / "kaudit" / "collect" / "probe.sh"
     if not probe.exists():
-        from kaudit.probe import probe_script
+        from kaudit.collect.probe import probe_script
         probe = work / "probe.sh"
         probe.write_bytes(probe_script())
     t0 = time.monotonic()

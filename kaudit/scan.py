@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from kaudit import __version__
-from kaudit.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, KauditError
-from kaudit.model import HostFacts, Report, Result, Rule, Severity, severity_rank
+from kaudit.core.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, KauditError
+from kaudit.core.model import HostFacts, Report, Result, Rule, Severity, severity_rank
 
 
 @dataclass
@@ -33,7 +33,7 @@ class ConnectionRequest:
     accept_new_host_keys: bool = False
 
     def ssh_options(self) -> Any:
-        from kaudit.ssh import SshOptions
+        from kaudit.collect.ssh import SshOptions
 
         return SshOptions(
             user=self.user, identity=list(self.identity), port=self.port,
@@ -75,8 +75,8 @@ class Plan:
 def plan_rules(profile: str, rules_dirs: Sequence[str], only: Sequence[str],
                skip: Sequence[str]) -> Plan:
     """Load packs and the profile, apply --only/--skip; bad input raises KauditError."""
-    from kaudit.profiles import apply_profile, load_profile
-    from kaudit.rules import load_rules, rule_matches
+    from kaudit.catalog.profiles import apply_profile, load_profile
+    from kaudit.catalog.rules import load_rules, rule_matches
 
     dirs = [Path(d) for d in rules_dirs]
     ruleset = load_rules(dirs)
@@ -105,8 +105,8 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
     """Hosts with facts, from a fact file or by collecting over SSH, and when the
     facts were collected (None: now)."""
     if req.facts_path:
-        from kaudit.facts import load_facts
-        from kaudit.inventory import apply_overrides
+        from kaudit.facts.factfile import load_facts
+        from kaudit.inventory.ini import apply_overrides
 
         hosts, cluster_vars, header = load_facts(req.facts_path)
         stamp = header.get("collected_at")
@@ -114,8 +114,8 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
                 stamp if isinstance(stamp, str) else None)
     if not req.inventory:
         raise KauditError("give an inventory file or --facts FILE")
-    from kaudit.collect import collect
-    from kaudit.inventory import load_inventory
+    from kaudit.collect.fanout import collect
+    from kaudit.inventory.ini import load_inventory
 
     inv = load_inventory(req.inventory, req.variables)
     opts = req.connection.ssh_options()
@@ -131,7 +131,7 @@ def now_iso() -> str:
 def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None = None
              ) -> Report:
     """Plan, gather, evaluate: one complete Report (bad input raises KauditError)."""
-    from kaudit.engine import detect_phase, evaluate
+    from kaudit.evaluate.engine import detect_phase, evaluate
 
     started = time.monotonic()
     started_at = now_iso()
@@ -139,17 +139,17 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
     # Every input is checked before anything is scanned.
     waivers: list[Any] = []
     if req.waivers:
-        from kaudit.waivers import load_waivers
+        from kaudit.results.waivers import load_waivers
 
         waivers = load_waivers(req.waivers, plan.known)
     baseline = None
     if req.baseline:
-        from kaudit.drift import load_baseline
+        from kaudit.results.drift import load_baseline
 
         baseline = load_baseline(req.baseline)
     hosts, cluster_vars, collected_at = gather(req, progress)
     if req.save_facts:
-        from kaudit.facts import save_facts
+        from kaudit.facts.factfile import save_facts
 
         save_facts(req.save_facts, hosts, cluster_vars, inventory_path=req.inventory,
                    collected_at=started_at)
@@ -158,7 +158,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
                        phase=phase, deselected=plan.deselected)
     notes: list[str] = []
     if req.waivers:
-        from kaudit.waivers import apply_waivers
+        from kaudit.results.waivers import apply_waivers
 
         notes += apply_waivers(results, waivers, today=req.today)
     report = Report(
@@ -167,7 +167,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
         collected_at=collected_at or started_at, fail_on=req.fail_on,
     )
     if baseline is not None and req.baseline:
-        from kaudit.drift import apply_baseline
+        from kaudit.results.drift import apply_baseline
 
         apply_baseline(report, baseline, baseline_path=req.baseline)
     report.duration_s = round(time.monotonic() - started, 3)

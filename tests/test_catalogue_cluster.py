@@ -14,11 +14,11 @@ from typing import Any
 
 import requires
 
-from kaudit.engine import evaluate
-from kaudit.model import Host, HostFacts, Result, Rule
-from kaudit.parse import parse_probe_output
-from kaudit.parsers.lb import parse_haproxy_config
-from kaudit.rules import load_rules
+from kaudit.catalog.rules import load_rules
+from kaudit.core.model import Host, HostFacts, Result, Rule
+from kaudit.evaluate.engine import evaluate
+from kaudit.facts.parse import parse_probe_output
+from kaudit.facts.parsers.lb import parse_haproxy_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "fixtures" / "probe"

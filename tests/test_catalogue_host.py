@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from kaudit.engine import evaluate
-from kaudit.inventory import load_inventory
-from kaudit.model import Host, HostFacts, Inventory, Result, Rule
-from kaudit.operators import OperatorError, compile_op
-from kaudit.parse import parse_probe_output
-from kaudit.profiles import apply_profile, load_profile
-from kaudit.rules import load_rules
+from kaudit.catalog.profiles import apply_profile, load_profile
+from kaudit.catalog.rules import load_rules
+from kaudit.core.model import Host, HostFacts, Inventory, Result, Rule
+from kaudit.evaluate.engine import evaluate
+from kaudit.evaluate.operators import OperatorError, compile_op
+from kaudit.facts.parse import parse_probe_output
+from kaudit.inventory.ini import load_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "fixtures" / "probe"

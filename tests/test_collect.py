@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from test_ssh import COMMAND, STANDIN, SilentListener
 
-from kaudit.collect import collect, collect_probe
-from kaudit.errors import InputError
-from kaudit.model import Host
-from kaudit.ssh import SshOptions
+from kaudit.collect.fanout import collect, collect_probe
+from kaudit.collect.ssh import SshOptions
+from kaudit.core.errors import InputError
+from kaudit.core.model import Host
 
 
 def simple_parse(raw: str) -> tuple[dict, list[str]]:
@@ -89,7 +89,7 @@ def test_real_probe_facts_match_this_machine(ssh_env, four, tmp_path):
 @pytest.mark.sshd
 def test_real_probe_script_runs_over_ssh(ssh_env, four, tmp_path):
     """The shipped probe, sent by the collector, reaches its end marker."""
-    from kaudit.probe import probe_args, probe_command, probe_script
+    from kaudit.collect.probe import probe_args, probe_command, probe_script
 
     command = probe_command(probe_args({"vip": "127.0.0.1", "lb_port": 16443}), False)
     hosts = [Host(name="n0", address=four[0].address, port=four[0].port)]

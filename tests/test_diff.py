@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from audit_helpers import DEMO, FAULTY, FAULTY_FAILS, HEALTHY, kaudit, scan
 
-from kaudit.diff import diff_files, flatten, ignored
+from kaudit.results.diff import diff_files, flatten, ignored
 
 
 def _facts(path: Path = HEALTHY) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from audit_helpers import FAULTY, FAULTY_FAILS, HEALTHY, by_key, kaudit, scan
 
-from kaudit.drift import apply_baseline
-from kaudit.model import Host, HostFacts, Report, Result
+from kaudit.core.model import Host, HostFacts, Report, Result
+from kaudit.results.drift import apply_baseline
 
 
 def _report(profile: str, *results: tuple[str, str | None, str],

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from kaudit.engine import MissingFact, detect_phase, evaluate, resolve
-from kaudit.model import Host, HostFacts, Result, Rule
+from kaudit.core.model import Host, HostFacts, Result, Rule
+from kaudit.evaluate.engine import MissingFact, detect_phase, evaluate, resolve
 
 ZRAM = {"device": "/dev/zram0", "type": "partition", "size_bytes": 4080218931, "zram": True}
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kaudit.errors import FactFileError
-from kaudit.facts import FACT_FILE_VERSION, load_facts, save_facts
-from kaudit.model import Host, HostFacts
+from kaudit.core.errors import FactFileError
+from kaudit.core.model import Host, HostFacts
+from kaudit.facts.factfile import FACT_FILE_VERSION, load_facts, save_facts
 
 
 def _hosts() -> list[HostFacts]:

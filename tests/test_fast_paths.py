@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from kaudit import yamlio
-from kaudit.errors import InputError
+from kaudit.catalog import yamlio
+from kaudit.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ def test_refused_documents_still_name_the_position(text: str, message: str, line
 def test_clean_skips_only_text_the_patterns_cannot_touch() -> None:
     """clean() and xml_safe() leave printable text alone without running their patterns:
     no printable character (of the whole BMP, in any neighbourhood) is one they change."""
-    from kaudit import sanitize as t
+    from kaudit.core import sanitize as t
 
     def slow_clean(s: str) -> str:
         return t._CONTROLS.sub("", t._ESCAPES.sub("", t._LINE_BREAKS.sub("\n", s)))
@@ -107,7 +107,7 @@ _TRICKY: list[Any] = [
 def test_equality_index_answers_like_the_pairwise_scan() -> None:
     import random
 
-    from kaudit.operators import _EqIndex, values_equal
+    from kaudit.evaluate.operators import _EqIndex, values_equal
 
     rng = random.Random(7)
     for _ in range(400):
@@ -120,7 +120,7 @@ def test_equality_index_answers_like_the_pairwise_scan() -> None:
 
 
 def test_maps_hosts_compiled_once_answers_every_host() -> None:
-    from kaudit.operators import compile_op
+    from kaudit.evaluate.operators import compile_op
 
     members = [{"name": f"h{i}", "address": f"10.0.0.{i}"} for i in range(1, 50)]
     op = compile_op("maps_hosts", members)
@@ -136,7 +136,7 @@ def test_maps_hosts_names_every_miss_in_value_order() -> None:
     import ipaddress
     import random
 
-    from kaudit.operators import compile_op
+    from kaudit.evaluate.operators import compile_op
 
     rng = random.Random(3)
     names = ["a", "B", "c", "A", "d", "e"]
@@ -200,8 +200,8 @@ def test_quick_schema_check_never_passes_an_invalid_document(schema_name: str) -
 
     from jsonschema import Draft202012Validator
 
-    from kaudit.rules import _normalise_bool_ops
-    from kaudit.validate import load_schema, surely_valid
+    from kaudit.catalog.rules import _normalise_bool_ops
+    from kaudit.catalog.validate import load_schema, surely_valid
 
     schema = load_schema(schema_name)
     full = Draft202012Validator(schema)
@@ -225,7 +225,7 @@ def test_pretty_json_is_json_dumps_text() -> None:
     import math
     import random
 
-    from kaudit.jsontext import Unusual, pretty_chunks
+    from kaudit.core.jsontext import Unusual, pretty_chunks
 
     rng = random.Random(5)
     scalars: list[Any] = [None, True, False, 0, -7, 2**70, 1.5, -0.0, 1e300, math.inf,
@@ -254,7 +254,7 @@ def test_pretty_json_is_json_dumps_text() -> None:
 def test_maps_hosts_caps_what_it_lists_for_large_fleets() -> None:
     """A 1,000-host fleet with a bare /etc/hosts: the finding names 20 hosts and a count,
     not a 40 KB message repeated on every host."""
-    from kaudit.operators import compile_op
+    from kaudit.evaluate.operators import compile_op
 
     members = [{"name": f"h{i}", "address": f"10.0.{i // 250}.{i % 250 + 1}"}
                for i in range(1000)]

@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from kaudit.cli import cli
-from kaudit.facts import load_facts
-from kaudit.parse import parse_probe_output
+from kaudit.facts.factfile import load_facts
+from kaudit.facts.parse import parse_probe_output
 
 ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from audit_helpers import FAULTY, kaudit
 
-from kaudit.cli import _color
+from kaudit.cli.commands import _color
 from kaudit.report.terminal import render_terminal, terminal_width
 
 

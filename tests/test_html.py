@@ -12,7 +12,7 @@ from typing import Any
 import requires
 from audit_helpers import FAULTY, FAULTY_FAILS, scan
 
-from kaudit.model import Host, HostFacts, Report, Result
+from kaudit.core.model import Host, HostFacts, Report, Result
 from kaudit.report.html import to_html
 
 VOID = {"meta", "input", "br", "hr", "img", "link", "wbr", "col"}

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from kaudit.errors import InputError, InventoryError
-from kaudit.inventory import (
+from kaudit.core.errors import InputError, InventoryError
+from kaudit.core.model import Inventory
+from kaudit.inventory.ini import (
     CLUSTER_VARS,
     MAX_RANGE_HOSTS,
     apply_overrides,
@@ -16,7 +17,6 @@ from kaudit.inventory import (
     load_inventory,
     parse_inventory,
 )
-from kaudit.model import Inventory
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "inventories"
 
@@ -735,7 +735,7 @@ def test_deep_group_nesting_has_no_recursion_limit() -> None:
 
 
 def test_too_many_groups() -> None:
-    from kaudit.inventory import MAX_GROUPS
+    from kaudit.inventory.ini import MAX_GROUPS
     text = "h1\n" + "".join(f"[g{i}]\n" for i in range(MAX_GROUPS))
     assert error(text) == f"hosts.txt:{MAX_GROUPS}: more than {MAX_GROUPS} groups"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kaudit.operators import (
+from kaudit.evaluate.operators import (
     MISSING,
     OPS,
     OperatorError,

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaudit.parse import parse_probe_output
-from kaudit.parsers.kube import parse_feature_gates, parse_flags, parse_kv_pairs
-from kaudit.parsers.lb import parse_haproxy_config, parse_keepalived_config
+from kaudit.facts.parse import parse_probe_output
+from kaudit.facts.parsers.kube import parse_feature_gates, parse_flags, parse_kv_pairs
+from kaudit.facts.parsers.lb import parse_haproxy_config, parse_keepalived_config
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "probe"
 SEED_MODULES = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack", "br_netfilter",

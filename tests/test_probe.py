@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import requires
 
-from kaudit.parse import parse_probe_output
-from kaudit.probe import PROBE_VERSION, probe_args, probe_command, probe_script
+from kaudit.collect.probe import PROBE_VERSION, probe_args, probe_command, probe_script
+from kaudit.facts.parse import parse_probe_output
 
 # Facts that legitimately differ between two runs a second apart.
 VOLATILE = {"time", "probe", "memory"}
@@ -240,7 +240,7 @@ def test_probe_args_and_command() -> None:
 
 
 def test_probe_script_is_the_shipped_file() -> None:
-    shipped = (Path(__file__).resolve().parent.parent / "kaudit" / "probe.sh").read_bytes()
+    shipped = (Path(__file__).resolve().parent.parent / "kaudit" / "collect" / "probe.sh").read_bytes()
     assert probe_script() == shipped
     assert probe_script() is probe_script()      # cached
     # No here-documents and no redirection into files: the script must not write.

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kaudit.errors import RuleError
-from kaudit.profiles import apply_profile, list_profiles, load_profile
-from kaudit.rules import RuleSet, load_rules
+from kaudit.catalog.profiles import apply_profile, list_profiles, load_profile
+from kaudit.catalog.rules import RuleSet, load_rules
+from kaudit.core.errors import RuleError
 
 
 @pytest.fixture(scope="module")

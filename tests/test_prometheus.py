@@ -10,7 +10,7 @@ from pathlib import Path
 from audit_helpers import FAULTY, FAULTY_FAILS, HEALTHY, scan
 from prometheus_client.parser import text_string_to_metric_families
 
-from kaudit.model import RESULT_STATUSES, SEVERITIES, Host, HostFacts, Report, Result
+from kaudit.core.model import RESULT_STATUSES, SEVERITIES, Host, HostFacts, Report, Result
 from kaudit.report.prometheus import to_prometheus
 
 NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")

@@ -21,9 +21,9 @@ import pytest
 import requires
 from click.testing import CliRunner
 
-from kaudit.atomic import atomic_write
-from kaudit.errors import FactFileError, KauditError
-from kaudit.model import Host, HostFacts, Report, Result, ResultStatus, Severity
+from kaudit.core.atomic import atomic_write
+from kaudit.core.errors import FactFileError, KauditError
+from kaudit.core.model import Host, HostFacts, Report, Result, ResultStatus, Severity
 from kaudit.report import (
     FORMATS,
     check_specs,

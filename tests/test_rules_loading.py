@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from kaudit.errors import RuleError
-from kaudit.model import PHASES, SEVERITIES, Rule
-from kaudit.rules import load_pack, load_rules, rule_matches
-from kaudit.validate import load_schema
+from kaudit.catalog.rules import load_pack, load_rules, rule_matches
+from kaudit.catalog.validate import load_schema
+from kaudit.core.errors import RuleError
+from kaudit.core.model import PHASES, SEVERITIES, Rule
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -501,9 +501,9 @@ def test_golden_error_messages(case: str, monkeypatch: pytest.MonkeyPatch) -> No
 # --- validate() directly --------------------------------------------------------------------
 
 def test_validate_raises_the_given_error_class(tmp_path: Path) -> None:
-    from kaudit.errors import InputError
-    from kaudit.validate import validate
-    from kaudit.yamlio import load_yaml
+    from kaudit.catalog.validate import validate
+    from kaudit.catalog.yamlio import load_yaml
+    from kaudit.core.errors import InputError
 
     p = write(tmp_path, "pack: demo\nrules:\n  - id: demo.x\n")
     with pytest.raises(InputError) as info:

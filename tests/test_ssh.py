@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import requires
 
-from kaudit.errors import InputError
-from kaudit.model import Host
-from kaudit.ssh import CollectError, HostKeyStore, SshOptions, run_probe
-from kaudit.sshconfig import ConnectSettings, SshConfig, parse_jump, resolve
+from kaudit.collect.ssh import CollectError, HostKeyStore, SshOptions, run_probe
+from kaudit.collect.sshconfig import ConnectSettings, SshConfig, parse_jump, resolve
+from kaudit.core.errors import InputError
+from kaudit.core.model import Host
 
 # Same shape as the real probe: first line, sections, end marker.
 STANDIN = (b'printf "KAUDIT-PROBE 1 %s\\n" "$(date +%s.%N)"\n'
@@ -571,7 +571,7 @@ def test_stale_agent_socket_is_skipped(ssh_env, sshd_factory, tmp_path, monkeypa
 # -- the shared deadline watchdog ------------------------------------------------
 
 def test_watchdog_runs_due_actions_in_order_on_one_thread_and_then_exits() -> None:
-    from kaudit.ssh import _Watchdog
+    from kaudit.collect.ssh import _Watchdog
 
     dog = _Watchdog()
     fired: list[tuple[str, str]] = []
@@ -599,7 +599,7 @@ def test_watchdog_runs_due_actions_in_order_on_one_thread_and_then_exits() -> No
 
 
 def test_watchdog_thread_ends_when_everything_is_cancelled() -> None:
-    from kaudit.ssh import _Watchdog
+    from kaudit.collect.ssh import _Watchdog
 
     dog = _Watchdog()
     fired: list[int] = []
@@ -635,7 +635,7 @@ def test_paramiko_is_imported_without_invoke(tmp_path: Path) -> None:
     cfg.write_text("Host *\n  Port 2200\n")
     out = _fresh_python(
         "import sys\n"
-        "from kaudit.sshconfig import SshConfig\n"
+        "from kaudit.collect.sshconfig import SshConfig\n"
         f"c = SshConfig({str(cfg)!r})\n"
         "print(c.lookup('h').get('port'), 'invoke' in sys.modules)\n"
         "import invoke\n"
@@ -650,7 +650,7 @@ def test_match_exec_in_ssh_config_still_runs_its_command(tmp_path: Path) -> None
                    'Match exec "false"\n  Port 2299\n'
                    "Host *\n  Port 2200\n")
     out = _fresh_python(
-        "from kaudit.sshconfig import SshConfig\n"
+        "from kaudit.collect.sshconfig import SshConfig\n"
         f"c = SshConfig({str(cfg)!r}).lookup('h')\n"
         "print(c.get('user'), c.get('port'))\n")
     assert out.split() == ["via-exec", "2200"]

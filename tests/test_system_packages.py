@@ -12,7 +12,7 @@ import requires
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
-PROBE = ROOT / "kaudit" / "probe.sh"
+PROBE = ROOT / "kaudit" / "collect" / "probe.sh"
 
 # Literal argv[0] of a subprocess call, a which() or a need() in the test code.
 CALL = re.compile(r'(?:\brun|Popen|check_output|check_call)\(\s*\[\s*"([A-Za-z0-9_.+-]+)"')

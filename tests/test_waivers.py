@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from audit_helpers import FAULTY, FAULTY_FAILS, HEALTHY, by_key, kaudit, scan, with_status
 
-from kaudit.errors import InputError
-from kaudit.model import Result
-from kaudit.waivers import Waiver, apply_waivers, load_waivers
+from kaudit.core.errors import InputError
+from kaudit.core.model import Result
+from kaudit.results.waivers import Waiver, apply_waivers, load_waivers
 
 KNOWN = {rule for rule, _ in FAULTY_FAILS} | {"demo.not-collected"}
 

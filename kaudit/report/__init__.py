@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from kaudit.atomic import atomic_write
-from kaudit.errors import KauditError
-from kaudit.model import Report
+from kaudit.core.atomic import atomic_write
+from kaudit.core.errors import KauditError
+from kaudit.core.model import Report
 from kaudit.report.json_report import to_json
 from kaudit.report.junit import to_junit
 from kaudit.report.terminal import render_terminal

@@ -15,7 +15,7 @@ from __future__ import annotations
 import html
 from collections import Counter, defaultdict
 
-from kaudit.model import RESULT_STATUSES, SEVERITIES, Report, Result, severity_rank
+from kaudit.core.model import RESULT_STATUSES, SEVERITIES, Report, Result, severity_rank
 from kaudit.report.hostnames import host_list
 from kaudit.report.text import clean, shorten, show, waiver_reason
 

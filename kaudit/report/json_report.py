@@ -10,9 +10,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from kaudit.errors import FactFileError
-from kaudit.jsontext import Unusual, pretty_chunks
-from kaudit.model import Host, HostFacts, Report, Result
+from kaudit.core.errors import FactFileError
+from kaudit.core.jsontext import Unusual, pretty_chunks
+from kaudit.core.model import Host, HostFacts, Report, Result
 
 FORMAT_VERSION = 1
 
@@ -97,7 +97,7 @@ def _escape_unsafe(text: str) -> str:
 
 def report_schema() -> dict[str, Any]:
     """The JSON Schema of a report, shipped in kaudit/schema/."""
-    from kaudit.validate import load_schema
+    from kaudit.catalog.validate import load_schema
 
     return load_schema("report")
 
@@ -116,7 +116,7 @@ def validate_report(doc: Any, name: str) -> dict[str, Any]:
             f"(this kaudit reads {FORMAT_VERSION}); write the report again", path=name)
     import jsonschema  # only reading a report needs it (~0.08 s to import)
 
-    from kaudit.validate import describe_error, json_path
+    from kaudit.catalog.validate import describe_error, json_path
 
     validator = jsonschema.Draft202012Validator(report_schema())
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(map(str, e.absolute_path)))

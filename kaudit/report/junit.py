@@ -17,7 +17,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
-from kaudit.model import HostFacts, Report, Result, severity_rank
+from kaudit.core.model import HostFacts, Report, Result, severity_rank
 from kaudit.report.text import clean, shorten, show, waiver_reason, xml_safe
 
 CLUSTER_SUITE = "cluster"

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from kaudit.model import HOST_STATUSES, RESULT_STATUSES, SEVERITIES, Report
+from kaudit.core.model import HOST_STATUSES, RESULT_STATUSES, SEVERITIES, Report
 from kaudit.report.text import clean
 
 Labels = dict[str, str]

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from tabulate import tabulate
 
-from kaudit.model import Report, Result, severity_rank
+from kaudit.core.model import Report, Result, severity_rank
 from kaudit.report.hostnames import host_list
 from kaudit.report.text import clean, shorten, show, waiver_reason
 

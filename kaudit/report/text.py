@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from kaudit.sanitize import clean, xml_safe
+from kaudit.core.sanitize import clean, xml_safe
 
 __all__ = ["clean", "shorten", "show", "waiver_reason", "xml_safe"]
 

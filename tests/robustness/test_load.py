@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sshd as sshd_harness
 
-from kaudit.collect import collect
-from kaudit.engine import evaluate
-from kaudit.model import Host
-from kaudit.ssh import SshOptions
+from kaudit.collect.fanout import collect
+from kaudit.collect.ssh import SshOptions
+from kaudit.core.model import Host
+from kaudit.evaluate.engine import evaluate
 
 from .conftest import Listener, replay, start_sshd
 
@@ -146,7 +146,7 @@ def _scrub(node: Any) -> Any:
 
 
 def _report_json(hosts: list[Any]) -> dict[str, Any]:
-    from kaudit.model import Report
+    from kaudit.core.model import Report
     from kaudit.report.json_report import to_dict
     from kaudit.scan import plan_rules
 

@@ -1,0 +1,485 @@
+"""Validate loaded YAML against the JSON Schemas shipped in kaudit/schema/.
+
+Every problem is reported, not just the first, as `file:line:col: <json path>:
+<what is wrong>`. The text is derived from the failing keyword
+(`error.validator`) and the schema, never from jsonschema's English messages;
+a schema may carry an `x-message` template to say it better.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import string
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from kaudit.catalog.yamlio import locate, to_plain
+from kaudit.core.errors import KauditError, RuleError
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
+_TYPE_NAMES = {
+    "object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+    "number": "a number", "boolean": "a boolean", "null": "null",
+}
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a file, with its position."""
+
+    path: str
+    line: int | None
+    column: int | None
+    where: str          # JSON path, e.g. $.rules[0].check.op
+    message: str
+
+    def __str__(self) -> str:
+        loc = self.path
+        if self.line is not None:
+            loc += f":{self.line}"
+            if self.column is not None:
+                loc += f":{self.column}"
+        return f"{loc}: {self.where}: {self.message}" if self.where else f"{loc}: {self.message}"
+
+
+@cache
+def load_schema(schema_name: str) -> dict[str, Any]:
+    """The parsed schema kaudit/schema/<schema_name>.schema.json."""
+    text = resources.files("kaudit.schema").joinpath(f"{schema_name}.schema.json").read_text(
+        encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator(schema_name: str) -> Draft202012Validator:
+    # Imported here: jsonschema costs ~0.08 s to import and is only needed when
+    # surely_valid() cannot vouch for a document (one that has problems, mostly).
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(load_schema(schema_name))
+
+
+def json_path(parts: Iterable[str | int]) -> str:
+    """Render a path like $.rules[0].params['max.skew']."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENT.match(part):
+            out += f".{part}"
+        else:
+            out += f"[{_quote(part)}]"
+    return out
+
+
+def schema_problems(tree: Any, schema_name: str, path: str) -> list[Problem]:
+    """Every schema violation in `tree` (a ruamel tree from load_yaml), sorted by position."""
+    if tree is None:
+        return [Problem(path, 1, 1, "", "file is empty, expected a mapping")]
+    # Validate a plain copy (string keys, no ruamel types) but locate in the original.
+    plain = to_plain(tree)
+    if surely_valid(load_schema(schema_name), plain):
+        return []
+    found: list[tuple[list[str | int], str]] = []
+    for error in _validator(schema_name).iter_errors(plain):
+        found.extend(_describe(error))
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for parts, message in found:
+        where = json_path(parts)
+        if (where, message) in seen:
+            continue
+        seen.add((where, message))
+        line, col = locate(tree, parts)
+        if line is None and not parts:
+            line, col = 1, 1  # a bare scalar document has no recorded position
+        problems.append(Problem(path, line, col, where, message))
+    return sort_problems(problems)
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.path, p.line or 0, p.column or 0, p.where))
+
+
+def raise_problems(problems: Sequence[Problem], error: type[KauditError] = RuleError) -> None:
+    """Raise one error listing every problem (no-op when there are none).
+
+    str(error) gives one `file:line:col: ...` line per problem; the error's own
+    path/line/column are the first problem's.
+    """
+    if not problems:
+        return
+    first, rest = problems[0], problems[1:]
+    head = f"{first.where}: {first.message}" if first.where else first.message
+    message = "\n".join([head, *(str(p) for p in rest)])
+    raise error(message, path=first.path, line=first.line, column=first.column)
+
+
+def validate(tree: Any, schema_name: str, path: str,
+             error: type[KauditError] = RuleError) -> None:
+    """Validate `tree` against a shipped schema; raise one error listing all problems."""
+    raise_problems(schema_problems(tree, schema_name, path), error)
+
+
+# --- turning one jsonschema error into (path, message) pairs ------------------------------
+
+def _describe(error: ValidationError) -> list[tuple[list[str | int], str]]:
+    parts: list[str | int] = list(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    validator = error.validator
+    instance = error.instance
+
+    if "propertyNames" in error.relative_schema_path:
+        # The instance is the offending key; point at the key itself.
+        key_parts = [*parts, str(instance)]
+        return [(key_parts, _template(schema, instance, key_parts)
+                 or f"invalid key {_quote(instance)}")]
+
+    if validator == "additionalProperties" and isinstance(instance, Mapping):
+        allowed = list(schema.get("properties", {}))
+        patterns = list(schema.get("patternProperties", {}))
+        out: list[tuple[list[str | int], str]] = []
+        for key in instance:
+            if key in allowed or any(re.search(p, key) for p in patterns):
+                continue
+            hint = _did_you_mean(key, allowed)
+            out.append(([*parts, key],
+                        f"unknown key {_quote(key)}{hint} (allowed: {', '.join(allowed)})"))
+        if out or not isinstance(error.validator_value, Mapping):
+            return out
+        # additionalProperties with a schema: the error is about a value.
+
+    if validator == "required" and isinstance(instance, Mapping):
+        missing = [k for k in error.validator_value if k not in instance]
+        tmpl = _template(schema, instance, parts)
+        if tmpl:
+            return [(parts, tmpl)]
+        if len(missing) == 1:
+            return [(parts, f"missing required key {_quote(missing[0])}")]
+        return [(parts, "missing required keys " + ", ".join(_quote(k) for k in missing))]
+
+    if validator == "not" and isinstance(instance, Mapping):
+        banned = error.validator_value.get("required") if isinstance(
+            error.validator_value, Mapping) else None
+        if banned:
+            key_parts = [*parts, banned[0]]
+            return [(key_parts, _template(schema, instance, parts)
+                     or f"key {_quote(banned[0])} is not allowed here")]
+
+    if validator in ("anyOf", "oneOf") and not _template(schema, instance, parts):
+        return _describe_alternatives(error, parts)
+
+    tmpl = _template(schema, instance, parts)
+    if tmpl and validator == "enum":
+        # Keep the schema's wording but still say what would have been accepted.
+        choices = error.validator_value
+        tmpl += f"{_did_you_mean(instance, choices)} (allowed: {', '.join(map(str, choices))})"
+    return [(parts, tmpl or describe_error(error))]
+
+
+def _describe_alternatives(error: ValidationError,
+                           parts: list[str | int]) -> list[tuple[list[str | int], str]]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    branches = error.validator_value if isinstance(error.validator_value, list) else []
+    types = [b.get("type") for b in branches if isinstance(b, Mapping)]
+    if types and all(isinstance(t, str) for t in types):
+        checker = Draft202012Validator.TYPE_CHECKER
+        matching = [i for i, t in enumerate(types) if checker.is_type(error.instance, t)]
+        if not matching:
+            wanted = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
+            return [(parts, f"expected {wanted}, got {_kind(error.instance)}")]
+        sub = [e for e in error.context or () if e.relative_schema_path[0] in matching]
+        if sub:
+            chosen = best_match(sub)
+            if chosen is not None:
+                return _describe(chosen)
+    if error.validator == "oneOf" and not error.context:
+        return [(parts, "matches more than one alternative")]
+    chosen = best_match(error.context or ())
+    if chosen is None:
+        return [(parts, "does not match any allowed form")]
+    return _describe(chosen)
+
+
+def describe_error(error: ValidationError) -> str:
+    """What is wrong, from the failing keyword and its value (not jsonschema's English)."""
+    v, vv, inst = error.validator, error.validator_value, error.instance
+    if v == "required" and isinstance(inst, dict):
+        missing = [k for k in vv if k not in inst]
+        return f"missing required key{'s' if len(missing) > 1 else ''} " + ", ".join(
+            _quote(k) for k in missing)
+    if v == "type":
+        wanted = vv if isinstance(vv, list) else [vv]
+        names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in wanted)
+        return f"expected {names}, got {_kind(inst)}"
+    if v == "enum":
+        hint = _did_you_mean(inst, vv) if isinstance(inst, str) else ""
+        return f"{_quote(inst)} is not one of: {', '.join(str(x) for x in vv)}{hint}"
+    if v == "const":
+        return f"expected {_quote(vv)}, got {_quote(inst)}"
+    if v == "pattern":
+        return f"{_quote(inst)} does not match the pattern {vv}"
+    if v == "minItems":
+        return f"expected at least {vv} item{'s' if vv != 1 else ''}"
+    if v == "maxItems":
+        return f"expected at most {vv} item{'s' if vv != 1 else ''}"
+    if v == "minLength":
+        return "must not be empty" if vv == 1 else f"expected at least {vv} characters"
+    if v == "uniqueItems":
+        dups = _duplicates(inst) if isinstance(inst, list) else []
+        return "duplicate items: " + ", ".join(_quote(d) for d in dups)
+    if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        rel = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">",
+               "exclusiveMaximum": "<"}[v]
+        return f"expected a value {rel} {vv}, got {_quote(inst)}"
+    if v is None:  # a `false` schema
+        return "not allowed here"
+    if v == "not":
+        return "not allowed here"
+    return f"fails the schema's {v!r} constraint"
+
+
+# --- small text helpers -------------------------------------------------------------------
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _quote(value: Any) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "\\'") + "'"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "[" + ", ".join(_quote(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _did_you_mean(word: Any, choices: Iterable[Any]) -> str:
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, [str(c) for c in choices], n=1)
+    return f" (did you mean {_quote(close[0])}?)" if close else ""
+
+
+def _duplicates(items: list[Any]) -> list[Any]:
+    seen: list[Any] = []
+    dups: list[Any] = []
+    for item in items:
+        if item in seen and item not in dups:
+            dups.append(item)
+        seen.append(item)
+    return dups
+
+
+class _Fields(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def _template(schema: Mapping[str, Any], instance: Any, parts: list[str | int]) -> str | None:
+    """Fill the schema's `x-message`: {value} is the instance, {key} the last path part,
+    and for a mapping instance {keys} and each of its scalar fields."""
+    tmpl = schema.get("x-message")
+    if not isinstance(tmpl, str):
+        return None
+    fields = _Fields(value=_quote(instance), key=_quote(parts[-1]) if parts else "?")
+    if isinstance(instance, Mapping):
+        fields["keys"] = ", ".join(str(k) for k in instance) or "none"
+        for k, v in instance.items():
+            if isinstance(k, str) and k.isidentifier():
+                fields[k] = _quote(v)
+    return string.Formatter().vformat(tmpl, (), fields)
+
+
+# --- a quick, conservative check that a document is valid -----------------------------
+# Most documents (every shipped pack, every run) are valid, and proving that with
+# jsonschema costs ~0.16 s (import and validation) on every command that loads the
+# packs. surely_valid() decides the keywords our schemas use exactly as JSON Schema
+# 2020-12 does, in three values: True (valid), False (invalid), None (not sure: an
+# unknown keyword, a remote $ref, a comparison across types). Only True is acted on;
+# anything else goes to jsonschema, which also writes the messages.
+
+_ANNOTATIONS = frozenset({"title", "description", "$schema", "$id", "$defs", "$comment",
+                          "default", "examples", "deprecated", "x-message"})
+_KEYWORDS = frozenset({"type", "enum", "const", "pattern", "minLength", "minItems",
+                       "minimum", "required", "properties", "additionalProperties",
+                       "propertyNames", "items", "uniqueItems", "anyOf", "allOf", "oneOf",
+                       "not", "if", "then", "else", "$ref"})
+
+
+def surely_valid(schema: Mapping[str, Any], instance: Any) -> bool:
+    """True only when `instance` (plain JSON values) is certainly valid against `schema`."""
+    try:
+        return _check(schema, schema, instance) is True
+    except RecursionError:
+        return False
+
+
+@cache
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text)
+
+
+def _is_type(instance: Any, kind: str) -> bool | None:
+    if kind == "string":
+        return isinstance(instance, str)
+    if kind == "object":
+        return isinstance(instance, dict)
+    if kind == "array":
+        return isinstance(instance, list)
+    if kind == "boolean":
+        return isinstance(instance, bool)
+    if kind == "null":
+        return instance is None
+    if kind == "number":
+        return isinstance(instance, int | float) and not isinstance(instance, bool)
+    if kind == "integer":
+        if isinstance(instance, bool):
+            return False
+        return isinstance(instance, int) or (isinstance(instance, float)
+                                             and instance.is_integer())
+    return None
+
+
+def _same(value: Any, allowed: Any) -> bool | None:
+    """JSON Schema equality, decided only for strings and same-typed scalars."""
+    if isinstance(value, str) or isinstance(allowed, str):
+        return value == allowed
+    if type(value) is type(allowed) and isinstance(value, bool | int | type(None)):
+        return bool(value == allowed)
+    return None
+
+
+def _all3(results: Iterable[bool | None]) -> bool | None:
+    unsure = False
+    for r in results:
+        if r is False:
+            return False
+        if r is None:
+            unsure = True
+    return None if unsure else True
+
+
+def _check(root: Mapping[str, Any], node: Any, inst: Any) -> bool | None:
+    if node is True or node is False:
+        return bool(node)
+    if not isinstance(node, Mapping):
+        return None
+    verdict: bool | None = True
+    for key, want in node.items():
+        if key in _ANNOTATIONS or key in ("then", "else"):
+            continue
+        if key not in _KEYWORDS:
+            return None
+        r = _keyword(root, node, key, want, inst)
+        if r is False:
+            return False
+        if r is None:
+            verdict = None
+    return verdict
+
+
+def _keyword(root: Mapping[str, Any], node: Mapping[str, Any], key: str, want: Any,
+             inst: Any) -> bool | None:
+    if key == "type":
+        kinds = want if isinstance(want, list) else [want]
+        found = [_is_type(inst, str(k)) for k in kinds]
+        return True if True in found else (None if None in found else False)
+    if key in ("enum", "const"):
+        options = want if key == "enum" else [want]
+        if not isinstance(options, list):
+            return None
+        seen = [_same(inst, o) for o in options]
+        return True if True in seen else (None if None in seen else False)
+    if key == "pattern":
+        return not isinstance(inst, str) or _pattern(str(want)).search(inst) is not None
+    if key == "minLength":
+        return not isinstance(inst, str) or len(inst) >= want
+    if key == "minItems":
+        return not isinstance(inst, list) or len(inst) >= want
+    if key == "minimum":
+        if isinstance(inst, bool) or not isinstance(inst, int | float):
+            return True
+        return inst >= want
+    if key == "required":
+        return not isinstance(inst, dict) or all(k in inst for k in want)
+    if key == "properties":
+        if not isinstance(inst, dict):
+            return True
+        return _all3(_check(root, sub, inst[k]) for k, sub in want.items() if k in inst)
+    if key == "additionalProperties":
+        if not isinstance(inst, dict):
+            return True
+        if "patternProperties" in node:
+            return None
+        known = node.get("properties") or {}
+        return _all3(_check(root, want, v) for k, v in inst.items() if k not in known)
+    if key == "propertyNames":
+        return not isinstance(inst, dict) or _all3(_check(root, want, k) for k in inst)
+    if key == "items":
+        if not isinstance(inst, list):
+            return True
+        if "prefixItems" in node:
+            return None
+        return _all3(_check(root, want, v) for v in inst)
+    if key == "uniqueItems":
+        if not want or not isinstance(inst, list):
+            return True
+        if all(isinstance(v, str) for v in inst):
+            return len(set(inst)) == len(inst)
+        return None
+    if key in ("anyOf", "allOf", "oneOf"):
+        results = [_check(root, sub, inst) for sub in want]
+        if key == "allOf":
+            return _all3(results)
+        if key == "anyOf":
+            return True if True in results else (None if None in results else False)
+        return None if None in results else results.count(True) == 1
+    if key == "not":
+        r = _check(root, want, inst)
+        return None if r is None else not r
+    if key == "if":
+        r = _check(root, want, inst)
+        if r is None:
+            return None
+        branch = node.get("then" if r else "else")
+        return True if branch is None else _check(root, branch, inst)
+    if key == "$ref":
+        if not isinstance(want, str) or not want.startswith("#/"):
+            return None
+        target: Any = root
+        for part in want[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or part not in target:
+                return None
+            target = target[part]
+        return _check(root, target, inst)
+    return None
+

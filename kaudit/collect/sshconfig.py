@@ -1,0 +1,393 @@
+"""OpenSSH client files: resolving where and as whom to connect (ssh_config,
+jump specs) and checking host keys against known_hosts.
+
+Precedence for each connection setting, first one set wins:
+inventory host vars > command-line options (-u/-i/--port/--jump) > ssh_config
+> defaults (local user, port 22, ~/.ssh/id_ed25519, id_ecdsa, id_rsa). This
+differs from OpenSSH (where the command line beats the config) on purpose: an
+inventory names one host, so it is the most specific source.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import functools
+import getpass
+import hashlib
+import hmac
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from kaudit.collect import sshlib
+from kaudit.core import sanitize
+from kaudit.core.errors import InputError
+from kaudit.core.model import Host
+
+DEFAULT_CONFIG = "~/.ssh/config"
+DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
+GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
+DEFAULT_KEYS = ("~/.ssh/id_ed25519", "~/.ssh/id_ecdsa", "~/.ssh/id_rsa")
+MAX_JUMPS = 8  # OpenSSH has no limit; a loop in ProxyJump must not recurse forever
+
+def clean(text: object, limit: int = 300) -> str:
+    """Text from a host or a library made safe for a one-line message."""
+    s = sanitize.clean(str(text), keep_newlines=False).strip()
+    return s if len(s) <= limit else s[:limit] + "..."
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One resolved SSH hop: where to connect, as whom, with which keys."""
+
+    alias: str                    # the name the user gave (inventory address / jump host)
+    hostname: str                 # after ssh_config HostName
+    port: int
+    user: str
+    identities: tuple[str, ...]   # explicit key files, in order
+    default_identities: bool      # no explicit file given: try ~/.ssh/id_* too
+    jump: Endpoint | None = None
+
+    @property
+    def known_hosts_name(self) -> str:
+        """The name OpenSSH records in known_hosts for this endpoint."""
+        return self.hostname if self.port == 22 else f"[{self.hostname}]:{self.port}"
+
+    def describe(self) -> str:
+        return f"{self.user}@{self.hostname}:{self.port}"
+
+
+def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
+    """`[user@]host[:port]` (also `ssh://` URIs and `[v6]:port`) -> (user, host, port)."""
+    s = spec.strip()
+    if s.startswith("ssh://"):
+        s = s[len("ssh://"):].rstrip("/")
+    user: str | None = None
+    if "@" in s:
+        user, s = s.rsplit("@", 1)
+    port: int | None = None
+    if s.startswith("["):
+        host, sep, rest = s[1:].partition("]")
+        if not sep:
+            raise ValueError(f"bad jump host {spec!r}: missing ']'")
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"bad jump host {spec!r}")
+            port = _port(rest[1:], spec)
+    elif s.count(":") == 1:
+        host, p = s.split(":")
+        port = _port(p, spec)
+    else:
+        host = s
+    if not host or (user is not None and not user):
+        raise ValueError(f"bad jump host {spec!r}: expected [USER@]HOST[:PORT]")
+    return user, host, port
+
+
+def _port(text: str, spec: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise ValueError(f"bad port in {spec!r}")
+    return int(text)
+
+
+class SshConfig:
+    """A parsed ssh_config file (or none), looked up per host name."""
+
+    def __init__(self, path: str | None) -> None:
+        paramiko = sshlib.paramiko()
+        self.path = path
+        self._config = paramiko.SSHConfig()
+        if path is None:
+            return
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+            if sshlib.needs_match_exec(text):
+                sshlib.enable_match_exec()
+            self._config = paramiko.SSHConfig.from_text(text)
+        except FileNotFoundError as e:
+            raise InputError("ssh config file not found", path=path) from e
+        except OSError as e:
+            raise InputError(f"cannot read ssh config: {e.strerror}", path=path) from e
+        except Exception as e:  # paramiko raises several types for bad syntax
+            raise InputError(f"invalid ssh config: {clean(e)}", path=path) from e
+
+    def lookup(self, name: str) -> dict[str, Any]:
+        try:
+            return dict(self._config.lookup(name))
+        except Exception as e:
+            raise InputError(f"ssh config lookup for {name!r} failed: {clean(e)}",
+                             path=self.path) from e
+
+    @classmethod
+    def load(cls, path: str | None) -> SshConfig:
+        """--ssh-config FILE (must exist), else ~/.ssh/config when present."""
+        if path is not None:
+            return cls(os.path.expanduser(path))
+        default = os.path.expanduser(DEFAULT_CONFIG)
+        return cls(default if os.path.isfile(default) else None)
+
+
+@dataclass
+class ConnectSettings:
+    """The command-line side of connection settings (a view of SshOptions)."""
+
+    user: str | None = None
+    identity: list[str] = field(default_factory=list)
+    port: int | None = None
+    jump: str | None = None
+
+
+def resolve(host: Host, cli: ConnectSettings, config: SshConfig) -> Endpoint:
+    """Where and as whom to reach `host`, jump hosts included."""
+    conf = config.lookup(host.address)
+    hostname = conf.get("hostname") or host.address
+    port = host.port or cli.port or _conf_port(conf, config) or 22
+    user = host.user or cli.user or conf.get("user") or getpass.getuser()
+    if host.identity:
+        idents: list[str] = [host.identity]
+    elif cli.identity:
+        idents = list(cli.identity)
+    else:
+        idents = list(conf.get("identityfile") or [])
+    jump_spec = cli.jump if cli.jump is not None else conf.get("proxyjump")
+    jump = _resolve_jump(jump_spec, cli, config, depth=0)
+    return Endpoint(alias=host.address, hostname=hostname, port=port, user=user,
+                    identities=tuple(os.path.expanduser(p) for p in idents),
+                    default_identities=not idents, jump=jump)
+
+
+def _resolve_jump(spec: str | None, cli: ConnectSettings, config: SshConfig,
+                  depth: int) -> Endpoint | None:
+    """A ProxyJump chain `a,b,c` connects through a, then b, then c."""
+    if not spec or spec.strip().lower() == "none":
+        return None
+    if depth > MAX_JUMPS:
+        raise InputError(f"ProxyJump chain longer than {MAX_JUMPS} hops (a loop?)",
+                         path=config.path)
+    prev: Endpoint | None = None
+    for part in spec.split(","):
+        try:
+            user, name, port = parse_jump(part)
+        except ValueError as e:
+            raise InputError(str(e), path=config.path) from None
+        conf = config.lookup(name)
+        # A jump host's own ProxyJump applies only to the first hop (as in OpenSSH).
+        inner = prev
+        if prev is None and conf.get("proxyjump"):
+            inner = _resolve_jump(conf["proxyjump"], cli, config, depth + 1)
+        idents = list(conf.get("identityfile") or []) or list(cli.identity)
+        prev = Endpoint(
+            alias=name, hostname=conf.get("hostname") or name,
+            port=port or _conf_port(conf, config) or 22,
+            user=user or conf.get("user") or cli.user or getpass.getuser(),
+            identities=tuple(os.path.expanduser(p) for p in idents),
+            default_identities=not idents, jump=inner)
+    return prev
+
+
+def _conf_port(conf: dict[str, Any], config: SshConfig) -> int | None:
+    value = conf.get("port")
+    if value is None:
+        return None
+    try:
+        return _port(str(value), str(value))
+    except ValueError:
+        raise InputError(f"bad Port {value!r} in ssh config", path=config.path) from None
+
+
+# -- known_hosts ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _KnownKey:
+    patterns: tuple[str, ...]
+    keytype: str
+    blob: bytes
+    revoked: bool
+
+
+def _fingerprint(blob: bytes) -> str:
+    digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    return f"SHA256:{digest}"
+
+
+def _name_matches(name: str, patterns: tuple[str, ...]) -> bool:
+    """OpenSSH host matching: hashed entries, wildcards, `!` negation."""
+    matched = False
+    for pat in patterns:
+        if pat.startswith("|1|"):
+            try:
+                _, _, salt64, hash64 = pat.split("|")
+                salt = base64.b64decode(salt64)
+                want = base64.b64decode(hash64)
+            except (ValueError, binascii.Error):
+                continue
+            if hmac.compare_digest(hmac.new(salt, name.encode(), hashlib.sha1).digest(), want):
+                matched = True
+            continue
+        negate = pat.startswith("!")
+        pat = pat[1:] if negate else pat
+        if _glob(pat).fullmatch(name.lower()):
+            if negate:
+                return False
+            matched = True
+    return matched
+
+
+@functools.lru_cache(maxsize=4096)
+def _glob(pattern: str) -> re.Pattern[str]:
+    """OpenSSH patterns know only `*` and `?` (`[` is literal, as in `[host]:port`)."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern.lower())
+    return re.compile("".join(parts))
+
+
+def _is_literal(pattern: str) -> bool:
+    return not pattern.startswith(("|", "!")) and "*" not in pattern and "?" not in pattern
+
+
+class _KeyIndex:
+    """known_hosts entries looked up by name: literal names through a dict (a fleet's
+    known_hosts has one line per host, and scanning it for every host is quadratic),
+    wildcard, negated and hashed entries by matching each one."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.literal: dict[str, list[tuple[int, _KnownKey]]] = {}
+        self.other: list[tuple[int, _KnownKey]] = []
+        self.revoked_blobs: set[bytes] = set()
+        self._cache: dict[str, list[_KnownKey]] = {}
+
+    def add(self, key: _KnownKey) -> None:
+        item = (self.count, key)
+        self.count += 1
+        self._cache.clear()
+        if key.revoked:
+            self.revoked_blobs.add(key.blob)
+            return
+        if all(_is_literal(p) for p in key.patterns):
+            for name in {p.lower() for p in key.patterns}:
+                self.literal.setdefault(name, []).append(item)
+        else:
+            self.other.append(item)
+
+    def matching(self, name: str) -> list[_KnownKey]:
+        """Non-revoked entries for `name`, in file order (memoized per name)."""
+        found = self._cache.get(name)
+        if found is None:
+            items = list(self.literal.get(name.lower(), ()))
+            items += [it for it in self.other if _name_matches(name, it[1].patterns)]
+            found = [k for _, k in sorted(items, key=lambda it: it[0])]
+            self._cache[name] = found
+        return found
+
+
+class HostKeyRejected(Exception):
+    """A host key that must not be trusted; the message is safe to show."""
+
+
+class HostKeyStore:
+    """known_hosts, read once per scan and shared by all worker threads.
+
+    Unknown keys are refused unless `accept_new` (then appended to the file,
+    as OpenSSH's StrictHostKeyChecking=accept-new does); a changed or revoked
+    key is always refused.
+    """
+
+    def __init__(self, path: str | None = None, accept_new: bool = False,
+                 global_path: str | None = GLOBAL_KNOWN_HOSTS) -> None:
+        self.path = os.path.expanduser(path or DEFAULT_KNOWN_HOSTS)
+        self.accept_new = accept_new
+        self._lock = threading.Lock()
+        self._index = _KeyIndex()
+        for p in (global_path, self.path):
+            if p and os.path.isfile(p):
+                self._load(p)
+
+    def _load(self, path: str) -> None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.readlines()
+        except OSError as e:
+            raise InputError(f"cannot read known_hosts: {e.strerror}", path=path) from e
+        for line in lines:
+            key = self._parse_line(line)
+            if key is not None:
+                self._index.add(key)
+
+    @staticmethod
+    def _parse_line(line: str) -> _KnownKey | None:
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            return None
+        revoked = False
+        if fields[0].startswith("@"):
+            if fields[0] != "@revoked":
+                return None  # @cert-authority: certificates are not supported
+            revoked = True
+            fields = fields[1:]
+        if len(fields) < 3:
+            return None
+        try:
+            blob = base64.b64decode(fields[2], validate=True)
+        except (ValueError, binascii.Error):
+            return None
+        return _KnownKey(tuple(fields[0].split(",")), fields[1], blob, revoked)
+
+    def known_types(self, name: str) -> list[str]:
+        """Key types recorded for `name` (to prefer them in negotiation)."""
+        with self._lock:
+            return [k.keytype for k in self._index.matching(name)]
+
+    def check(self, name: str, keytype: str, blob: bytes) -> str | None:
+        """Accept the key or raise HostKeyRejected; returns a note when a new key
+        was recorded."""
+        fp = _fingerprint(blob)
+        with self._lock:
+            if blob in self._index.revoked_blobs:
+                raise HostKeyRejected(f"host key for {name} ({fp}) is marked @revoked")
+            mine = self._index.matching(name)
+            if any(k.keytype == keytype and k.blob == blob for k in mine):
+                return None
+            same_type = [k for k in mine if k.keytype == keytype]
+            if same_type:
+                raise HostKeyRejected(
+                    f"HOST KEY CHANGED for {name}: known_hosts ({self.path}) has "
+                    f"{_fingerprint(same_type[0].blob)}, the host offered {fp} "
+                    f"({keytype}); possible man-in-the-middle. If the change is "
+                    f"expected, remove the old entry (ssh-keygen -R '{name}')")
+            if mine:
+                raise HostKeyRejected(
+                    f"host key for {name} is known as {mine[0].keytype} "
+                    f"({_fingerprint(mine[0].blob)}), but the host offered {keytype} {fp}")
+            if not self.accept_new:
+                raise HostKeyRejected(
+                    f"unknown host key for {name} ({keytype} {fp}); verify it and add it "
+                    f"to {self.path}, or use --accept-new-host-keys")
+            self._append(name, keytype, blob)
+            self._index.add(_KnownKey((name,), keytype, blob, False))
+        return f"new host key recorded in known_hosts: {keytype} {fp}"
+
+    def _append(self, name: str, keytype: str, blob: bytes) -> None:
+        line = f"{name} {keytype} {base64.b64encode(blob).decode()}\n"
+        directory = os.path.dirname(self.path)
+        if directory and not os.path.isdir(directory):
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+        # O_APPEND plus flock: several kaudit runs may record keys at once.
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_size > 0:
+                with open(self.path, "rb") as f:
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        line = "\n" + line
+            os.write(fd, line.encode())
+        except OSError as e:
+            raise HostKeyRejected(f"cannot record host key for {name} in {self.path}: "
+                                  f"{e.strerror}") from e
+        finally:
+            os.close(fd)

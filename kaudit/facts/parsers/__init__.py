@@ -1,0 +1,1 @@
+"""Per-section parsers of probe output; `kaudit.facts.parse` runs them in order."""

@@ -1,1 +1,0 @@
-"""Per-section parsers of probe output; `kaudit.parse` runs them in order."""
