@@ -240,7 +240,8 @@ def test_probe_args_and_command() -> None:
 
 
 def test_probe_script_is_the_shipped_file() -> None:
-    shipped = (Path(__file__).resolve().parent.parent / "kaudit" / "collect" / "probe.sh").read_bytes()
+    root = Path(__file__).resolve().parent.parent
+    shipped = (root / "kaudit" / "collect" / "probe.sh").read_bytes()
     assert probe_script() == shipped
     assert probe_script() is probe_script()      # cached
     # No here-documents and no redirection into files: the script must not write.
