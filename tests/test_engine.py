@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from kaudit.core.model import Host, HostFacts, Result, Rule
-from kaudit.evaluate.engine import MissingFact, detect_phase, evaluate, resolve
+from kaudit.evaluate.context import MissingFact, resolve
+from kaudit.evaluate.engine import detect_phase, evaluate
 
 ZRAM = {"device": "/dev/zram0", "type": "partition", "size_bytes": 4080218931, "zram": True}
 

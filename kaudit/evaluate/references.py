@@ -1,0 +1,112 @@
+"""`${...}` references in rule values and messages: params, cluster vars, facts,
+`nth_ip(cidr, n)` and `count(role)`, resolved per run or per host."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kaudit.evaluate.context import EvalError, MissingFact, UnsetReference, _Env, _lookup, resolve
+from kaudit.evaluate.operators import (
+    OperatorError,
+    to_network,
+)
+
+_REF_RE = re.compile(r"\$\{\s*([^{}]*?)\s*\}")
+_NTH_RE = re.compile(r"^nth_ip\(\s*([^,()]+?)\s*,\s*(-?\d+)\s*\)$")
+_COUNT_RE = re.compile(r"^count\(\s*([\w-]+)\s*\)$")
+
+
+def _refs_in(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return _REF_RE.findall(value)
+    if isinstance(value, list):
+        return [r for v in value for r in _refs_in(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _refs_in(v)]
+    return []
+
+
+def _ref_value(expr: str, env: _Env, tree: dict[str, Any] | None) -> Any:
+    """The value of one reference expression (inside `${...}`)."""
+    for prefix, source in (("params.", env.params), ("vars.", env.vars)):
+        if expr.startswith(prefix):
+            try:
+                found = resolve(source, expr[len(prefix):])
+            except MissingFact:
+                raise UnsetReference(expr) from None
+            if found is None:
+                raise UnsetReference(expr)
+            return found
+    if expr.startswith("facts."):
+        if tree is None:
+            raise EvalError(f"${{{expr}}} needs a host's facts")
+        return _lookup(tree, expr[len("facts."):], env)
+    m = _NTH_RE.match(expr)
+    if m:
+        arg = m.group(1)
+        cidr = _ref_value(arg, env, tree) if "." in arg and "/" not in arg else arg
+        net = to_network(cidr)
+        try:
+            return str(net[int(m.group(2))])
+        except IndexError:
+            raise OperatorError(f"{expr}: {net} has no address {m.group(2)}") from None
+    m = _COUNT_RE.match(expr)
+    if m:
+        role = m.group(1)
+        if role in ("total", "all"):
+            return len(env.hosts)
+        return env.role_counts.get(role, 0)
+    raise OperatorError(f"unknown reference ${{{expr}}}")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def resolve_value(value: Any, env: _Env, tree: dict[str, Any] | None) -> Any:
+    """Fill references in a rule value; a string that is exactly one reference keeps its type."""
+    if isinstance(value, str):
+        m = _REF_RE.fullmatch(value.strip())
+        if m:
+            return _ref_value(m.group(1), env, tree)
+        if "${" not in value:
+            return value
+        return _REF_RE.sub(lambda r: _text(_ref_value(r.group(1), env, tree)), value)
+    if isinstance(value, list):
+        return [resolve_value(v, env, tree) for v in value]
+    if isinstance(value, dict):
+        return {k: resolve_value(v, env, tree) for k, v in value.items()}
+    return value
+
+
+def _fill_text(template: str, env: _Env, tree: dict[str, Any] | None) -> str:
+    """References in a message or remediation; one that cannot be filled says so inline."""
+    if "${" not in template:
+        return template
+
+    def one(m: re.Match[str]) -> str:
+        try:
+            return _text(_ref_value(m.group(1), env, tree))
+        except (EvalError, OperatorError):
+            return f"<unset {m.group(1)}>"
+    return _REF_RE.sub(one, template)
+
+
+_PLACEHOLDER_RE = re.compile(r"\{(observed|expected|host|fact)\}")
+
+
+def render_message(template: str, *, observed: str, expected: str, host: str | None,
+                   fact: str, env: _Env, tree: dict[str, Any] | None) -> str:
+    """Fill a rule's `message`: `{observed}` `{expected}` `{host}` `{fact}` and `${...}`."""
+    # References first: host-controlled observed text must never be expanded as a reference.
+    text = _fill_text(template, env, tree)
+    values = {"observed": observed, "expected": expected, "host": host or "cluster",
+              "fact": fact}
+    return _PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], text)
+
+
