@@ -305,6 +305,9 @@ def inventory_show(path: str, variables: dict[str, str], fmt: str) -> None:
 
 def main() -> None:
     """Console-script entry point."""
+    from kaudit.cli import gcpolicy
+
+    gcpolicy.apply()
     try:
         cli(prog_name="kaudit")
     except BrokenPipeError:

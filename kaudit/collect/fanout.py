@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from kaudit.cli.gctune import rare_cyclic_gc
 from kaudit.collect.ssh import CollectError, HostKeyStore, ProbeRun, SshOptions, run_probe
 from kaudit.collect.sshconfig import clean
 from kaudit.core.errors import InputError
@@ -45,9 +44,7 @@ def collect_probe(hosts: Sequence[Host], script: bytes, command: str, opts: SshO
     workers = max(1, min(parallel, len(hosts)))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kaudit-collect")
     try:
-        with rare_cyclic_gc():
-            gathered = _gather(pool, hosts, script, command, opts, hostkeys, parse,
-                                   progress)
+        gathered = _gather(pool, hosts, script, command, opts, hostkeys, parse, progress)
     except BaseException:
         # Ctrl-C: do not wait for hosts still connecting (a `with` would).
         pool.shutdown(wait=False, cancel_futures=True)

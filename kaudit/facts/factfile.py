@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from kaudit import __version__
-from kaudit.cli.gctune import no_cyclic_gc
 from kaudit.core.atomic import atomic_write_chunks
 from kaudit.core.errors import FactFileError
 from kaudit.core.jsontext import Unusual, pretty_chunks
@@ -97,11 +96,8 @@ def read_json(path: str | Path, what: str) -> Any:
     except UnicodeDecodeError:
         raise FactFileError(f"{what} is not UTF-8 text", path=name) from None
     del data  # not kept beside its text while the tree is built
-    # Parsing builds millions of containers: the cyclic GC would re-scan them
-    # over and over while they are made (none of them can be garbage).
     try:
-        with no_cyclic_gc():
-            return json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FactFileError(f"not valid JSON: {exc.msg}", path=name, line=exc.lineno,
                             column=exc.colno) from None
