@@ -106,7 +106,7 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
     facts were collected (None: now)."""
     if req.facts_path:
         from kaudit.facts.factfile import load_facts
-        from kaudit.inventory.ini import apply_overrides
+        from kaudit.inventory import apply_overrides
 
         hosts, cluster_vars, header = load_facts(req.facts_path)
         stamp = header.get("collected_at")
@@ -115,7 +115,7 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
     if not req.inventory:
         raise KauditError("give an inventory file or --facts FILE")
     from kaudit.collect.fanout import collect
-    from kaudit.inventory.ini import load_inventory
+    from kaudit.inventory import load_inventory
 
     inv = load_inventory(req.inventory, req.variables)
     opts = req.connection.ssh_options()

@@ -19,7 +19,7 @@ from kaudit.core.model import Host, HostFacts, Inventory, Result, Rule
 from kaudit.evaluate.engine import evaluate
 from kaudit.evaluate.operators import OperatorError, compile_op
 from kaudit.facts.parse import parse_probe_output
-from kaudit.inventory.ini import load_inventory
+from kaudit.inventory import load_inventory
 
 ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "fixtures" / "probe"

@@ -9,7 +9,7 @@ import pytest
 
 from kaudit.core.errors import InputError, InventoryError
 from kaudit.core.model import Inventory
-from kaudit.inventory.ini import (
+from kaudit.inventory import (
     CLUSTER_VARS,
     MAX_RANGE_HOSTS,
     apply_overrides,
@@ -735,7 +735,7 @@ def test_deep_group_nesting_has_no_recursion_limit() -> None:
 
 
 def test_too_many_groups() -> None:
-    from kaudit.inventory.ini import MAX_GROUPS
+    from kaudit.inventory import MAX_GROUPS
     text = "h1\n" + "".join(f"[g{i}]\n" for i in range(MAX_GROUPS))
     assert error(text) == f"hosts.txt:{MAX_GROUPS}: more than {MAX_GROUPS} groups"
 

@@ -124,7 +124,7 @@ def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -
     """Collect facts from every host of INVENTORY into a fact file (no rules)."""
     from kaudit.collect.fanout import collect as do_collect
     from kaudit.facts.factfile import save_facts
-    from kaudit.inventory.ini import load_inventory
+    from kaudit.inventory import load_inventory
     from kaudit.scan import now_iso
 
     started_at = now_iso()
@@ -287,7 +287,7 @@ def inventory_show(path: str, variables: dict[str, str], fmt: str) -> None:
     """Show parsed hosts, roles and cluster vars."""
     from tabulate import tabulate
 
-    from kaudit.inventory.ini import load_inventory
+    from kaudit.inventory import load_inventory
 
     inv = load_inventory(path, variables)
     if fmt == "json":

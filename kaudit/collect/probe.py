@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from kaudit.core.ports import as_port
+
 PROBE_VERSION = "1"
 
 # cluster var -> probe option; the probe accepts nothing else.
@@ -23,16 +25,10 @@ def probe_script() -> bytes:
 
 
 def _port(name: str, value: Any) -> int:
-    if isinstance(value, bool):
+    port = as_port(value)
+    if port is None:
         raise ValueError(f"{name}: expected a port number 1..65535, got {value!r}")
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.isascii() or not text.isdigit():
-            raise ValueError(f"{name}: expected a port number 1..65535, got {value!r}")
-        value = int(text)
-    if not isinstance(value, int) or not 1 <= value <= 65535:
-        raise ValueError(f"{name}: expected a port number 1..65535, got {value!r}")
-    return value
+    return port
 
 
 def probe_args(cluster_vars: Mapping[str, Any]) -> list[str]:

@@ -27,6 +27,7 @@ from kaudit.collect import sshlib
 from kaudit.core import sanitize
 from kaudit.core.errors import InputError
 from kaudit.core.model import Host
+from kaudit.core.ports import as_port
 
 DEFAULT_CONFIG = "~/.ssh/config"
 DEFAULT_KNOWN_HOSTS = "~/.ssh/known_hosts"
@@ -89,9 +90,10 @@ def parse_jump(spec: str) -> tuple[str | None, str, int | None]:
 
 
 def _port(text: str, spec: str) -> int:
-    if not text.isdigit() or not 0 < int(text) < 65536:
+    port = as_port(text) if text == text.strip() else None
+    if port is None:
         raise ValueError(f"bad port in {spec!r}")
-    return int(text)
+    return port
 
 
 class SshConfig:
