@@ -571,7 +571,7 @@ def test_stale_agent_socket_is_skipped(ssh_env, sshd_factory, tmp_path, monkeypa
 # -- the shared deadline watchdog ------------------------------------------------
 
 def test_watchdog_runs_due_actions_in_order_on_one_thread_and_then_exits() -> None:
-    from kaudit.collect.ssh import _Watchdog
+    from kaudit.collect.session import _Watchdog
 
     dog = _Watchdog()
     fired: list[tuple[str, str]] = []
@@ -599,7 +599,7 @@ def test_watchdog_runs_due_actions_in_order_on_one_thread_and_then_exits() -> No
 
 
 def test_watchdog_thread_ends_when_everything_is_cancelled() -> None:
-    from kaudit.collect.ssh import _Watchdog
+    from kaudit.collect.session import _Watchdog
 
     dog = _Watchdog()
     fired: list[int] = []
