@@ -243,7 +243,7 @@ def kaudit_peer(fleet: Fleet, work: Path, conc: int, kaudit: Path) -> Peer:
 def probe_remote_command(work: Path) -> str:
     """The exact command kaudit runs for the inventory's cluster vars."""
     from kaudit.collect.probe import probe_args, probe_command
-    from kaudit.inventory.ini import load_inventory
+    from kaudit.inventory import load_inventory
 
     inv = load_inventory(str(work / "inventory.ini"), {"vip": "127.0.0.1"})
     return probe_command(probe_args(dict(inv.vars)), sudo=False)

@@ -19,7 +19,7 @@ from kaudit.catalog.validate import Problem, json_path, raise_problems, validate
 from kaudit.catalog.yamlio import load_yaml, locate, to_plain
 from kaudit.core.errors import RuleError
 from kaudit.core.model import Rule
-from kaudit.packs import shipped
+from kaudit.packs import is_trusted, shipped
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
 
@@ -109,7 +109,8 @@ def _resolve(path: str, text: str | None, extra_dirs: Sequence[Path | str],
     tree = load_yaml(path, text=text, error=RuleError)
     if tree is None:
         tree = {}  # an empty profile is valid: every pack, no overrides
-    validate(tree, "profile", path)
+    trusted = text is not None and is_trusted("profiles", Path(path).name, text)
+    validate(tree, "profile", path, trusted=trusted)
     plain: dict[str, Any] = to_plain(tree)
     name = _stem(path)
     chain = [*chain, (name, str(Path(path).resolve()) if Path(path).exists() else path)]

@@ -27,7 +27,7 @@ from kaudit.catalog.validate import (
 from kaudit.catalog.yamlio import load_yaml, locate, to_plain
 from kaudit.core.errors import RuleError
 from kaudit.core.model import PHASES, Rule
-from kaudit.packs import shipped
+from kaudit.packs import is_trusted, shipped
 
 PACK_SUFFIXES = (".yaml", ".yml")
 _GLOB_CHARS = frozenset("*?[")
@@ -158,9 +158,11 @@ def _combine(packs: list[_Pack]) -> RuleSet:
 
 
 def _load_pack(path: str, text: str | None) -> _Pack:
+    """A pack file; `text` is given for shipped packs (read from the package)."""
     tree = load_yaml(path, text=text, error=RuleError)
     _normalise_bool_ops(tree)
-    problems = schema_problems(tree, "rulepack", path)
+    trusted = text is not None and is_trusted("rules", Path(path).name, text)
+    problems = schema_problems(tree, "rulepack", path, trusted=trusted)
     if problems and not _rules_checkable(tree, problems):
         raise_problems(problems)
     # Rules the schema found fine still get the semantic checks, so one run

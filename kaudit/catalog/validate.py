@@ -62,8 +62,7 @@ def load_schema(schema_name: str) -> dict[str, Any]:
 
 @cache
 def _validator(schema_name: str) -> Draft202012Validator:
-    # Imported here: jsonschema costs ~0.08 s to import and is only needed when
-    # surely_valid() cannot vouch for a document (one that has problems, mostly).
+    # Imported here: only files that are not trusted shipped data need it.
     from jsonschema import Draft202012Validator
 
     return Draft202012Validator(load_schema(schema_name))
@@ -82,14 +81,17 @@ def json_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def schema_problems(tree: Any, schema_name: str, path: str) -> list[Problem]:
-    """Every schema violation in `tree` (a ruamel tree from load_yaml), sorted by position."""
+def schema_problems(tree: Any, schema_name: str, path: str, *,
+                    trusted: bool = False) -> list[Problem]:
+    """Every schema violation in `tree` (a ruamel tree from load_yaml), sorted by position.
+    A `trusted` document (shipped data whose content the tests validated:
+    kaudit.packs.is_trusted) is not checked again."""
     if tree is None:
         return [Problem(path, 1, 1, "", "file is empty, expected a mapping")]
+    if trusted:
+        return []
     # Validate a plain copy (string keys, no ruamel types) but locate in the original.
     plain = to_plain(tree)
-    if surely_valid(load_schema(schema_name), plain):
-        return []
     found: list[tuple[list[str | int], str]] = []
     for error in _validator(schema_name).iter_errors(plain):
         found.extend(_describe(error))
@@ -126,9 +128,9 @@ def raise_problems(problems: Sequence[Problem], error: type[KauditError] = RuleE
 
 
 def validate(tree: Any, schema_name: str, path: str,
-             error: type[KauditError] = RuleError) -> None:
+             error: type[KauditError] = RuleError, *, trusted: bool = False) -> None:
     """Validate `tree` against a shipped schema; raise one error listing all problems."""
-    raise_problems(schema_problems(tree, schema_name, path), error)
+    raise_problems(schema_problems(tree, schema_name, path, trusted=trusted), error)
 
 
 # --- turning one jsonschema error into (path, message) pairs ------------------------------
@@ -316,170 +318,3 @@ def _template(schema: Mapping[str, Any], instance: Any, parts: list[str | int]) 
             if isinstance(k, str) and k.isidentifier():
                 fields[k] = _quote(v)
     return string.Formatter().vformat(tmpl, (), fields)
-
-
-# --- a quick, conservative check that a document is valid -----------------------------
-# Most documents (every shipped pack, every run) are valid, and proving that with
-# jsonschema costs ~0.16 s (import and validation) on every command that loads the
-# packs. surely_valid() decides the keywords our schemas use exactly as JSON Schema
-# 2020-12 does, in three values: True (valid), False (invalid), None (not sure: an
-# unknown keyword, a remote $ref, a comparison across types). Only True is acted on;
-# anything else goes to jsonschema, which also writes the messages.
-
-_ANNOTATIONS = frozenset({"title", "description", "$schema", "$id", "$defs", "$comment",
-                          "default", "examples", "deprecated", "x-message"})
-_KEYWORDS = frozenset({"type", "enum", "const", "pattern", "minLength", "minItems",
-                       "minimum", "required", "properties", "additionalProperties",
-                       "propertyNames", "items", "uniqueItems", "anyOf", "allOf", "oneOf",
-                       "not", "if", "then", "else", "$ref"})
-
-
-def surely_valid(schema: Mapping[str, Any], instance: Any) -> bool:
-    """True only when `instance` (plain JSON values) is certainly valid against `schema`."""
-    try:
-        return _check(schema, schema, instance) is True
-    except RecursionError:
-        return False
-
-
-@cache
-def _pattern(text: str) -> re.Pattern[str]:
-    return re.compile(text)
-
-
-def _is_type(instance: Any, kind: str) -> bool | None:
-    if kind == "string":
-        return isinstance(instance, str)
-    if kind == "object":
-        return isinstance(instance, dict)
-    if kind == "array":
-        return isinstance(instance, list)
-    if kind == "boolean":
-        return isinstance(instance, bool)
-    if kind == "null":
-        return instance is None
-    if kind == "number":
-        return isinstance(instance, int | float) and not isinstance(instance, bool)
-    if kind == "integer":
-        if isinstance(instance, bool):
-            return False
-        return isinstance(instance, int) or (isinstance(instance, float)
-                                             and instance.is_integer())
-    return None
-
-
-def _same(value: Any, allowed: Any) -> bool | None:
-    """JSON Schema equality, decided only for strings and same-typed scalars."""
-    if isinstance(value, str) or isinstance(allowed, str):
-        return value == allowed
-    if type(value) is type(allowed) and isinstance(value, bool | int | type(None)):
-        return bool(value == allowed)
-    return None
-
-
-def _all3(results: Iterable[bool | None]) -> bool | None:
-    unsure = False
-    for r in results:
-        if r is False:
-            return False
-        if r is None:
-            unsure = True
-    return None if unsure else True
-
-
-def _check(root: Mapping[str, Any], node: Any, inst: Any) -> bool | None:
-    if node is True or node is False:
-        return bool(node)
-    if not isinstance(node, Mapping):
-        return None
-    verdict: bool | None = True
-    for key, want in node.items():
-        if key in _ANNOTATIONS or key in ("then", "else"):
-            continue
-        if key not in _KEYWORDS:
-            return None
-        r = _keyword(root, node, key, want, inst)
-        if r is False:
-            return False
-        if r is None:
-            verdict = None
-    return verdict
-
-
-def _keyword(root: Mapping[str, Any], node: Mapping[str, Any], key: str, want: Any,
-             inst: Any) -> bool | None:
-    if key == "type":
-        kinds = want if isinstance(want, list) else [want]
-        found = [_is_type(inst, str(k)) for k in kinds]
-        return True if True in found else (None if None in found else False)
-    if key in ("enum", "const"):
-        options = want if key == "enum" else [want]
-        if not isinstance(options, list):
-            return None
-        seen = [_same(inst, o) for o in options]
-        return True if True in seen else (None if None in seen else False)
-    if key == "pattern":
-        return not isinstance(inst, str) or _pattern(str(want)).search(inst) is not None
-    if key == "minLength":
-        return not isinstance(inst, str) or len(inst) >= want
-    if key == "minItems":
-        return not isinstance(inst, list) or len(inst) >= want
-    if key == "minimum":
-        if isinstance(inst, bool) or not isinstance(inst, int | float):
-            return True
-        return inst >= want
-    if key == "required":
-        return not isinstance(inst, dict) or all(k in inst for k in want)
-    if key == "properties":
-        if not isinstance(inst, dict):
-            return True
-        return _all3(_check(root, sub, inst[k]) for k, sub in want.items() if k in inst)
-    if key == "additionalProperties":
-        if not isinstance(inst, dict):
-            return True
-        if "patternProperties" in node:
-            return None
-        known = node.get("properties") or {}
-        return _all3(_check(root, want, v) for k, v in inst.items() if k not in known)
-    if key == "propertyNames":
-        return not isinstance(inst, dict) or _all3(_check(root, want, k) for k in inst)
-    if key == "items":
-        if not isinstance(inst, list):
-            return True
-        if "prefixItems" in node:
-            return None
-        return _all3(_check(root, want, v) for v in inst)
-    if key == "uniqueItems":
-        if not want or not isinstance(inst, list):
-            return True
-        if all(isinstance(v, str) for v in inst):
-            return len(set(inst)) == len(inst)
-        return None
-    if key in ("anyOf", "allOf", "oneOf"):
-        results = [_check(root, sub, inst) for sub in want]
-        if key == "allOf":
-            return _all3(results)
-        if key == "anyOf":
-            return True if True in results else (None if None in results else False)
-        return None if None in results else results.count(True) == 1
-    if key == "not":
-        r = _check(root, want, inst)
-        return None if r is None else not r
-    if key == "if":
-        r = _check(root, want, inst)
-        if r is None:
-            return None
-        branch = node.get("then" if r else "else")
-        return True if branch is None else _check(root, branch, inst)
-    if key == "$ref":
-        if not isinstance(want, str) or not want.startswith("#/"):
-            return None
-        target: Any = root
-        for part in want[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            if not isinstance(target, Mapping) or part not in target:
-                return None
-            target = target[part]
-        return _check(root, target, inst)
-    return None
-
