@@ -201,3 +201,29 @@ def test_profile_with_reports_is_an_error(tmp_path: Path) -> None:
     code, _, err = kaudit("diff", "-p", "prod-ha", report, report)
     assert code == 2
     assert "already carries its findings" in err
+
+
+def test_fail_then_error_is_neither_resolved_nor_new_in_diff_and_drift() -> None:
+    """drift and diff share one comparison: a failure that can no longer be
+    evaluated is not resolved (it was listed as Resolved by diff before)."""
+    from kaudit.core.model import Host, HostFacts, Report, Result
+    from kaudit.results.compare import change
+    from kaudit.results.diff import Side, diff_sides
+    from kaudit.results.drift import apply_baseline
+
+    def report(status: str) -> Report:
+        return Report(kaudit_version="0", profile="p", phase="preflight",
+                      started_at="2026-01-01T00:00:00Z", duration_s=0,
+                      hosts=[HostFacts(Host("a", "10.0.0.1"))],
+                      results=[Result("x.r", "t", "high", "host", "x", "a", status)])
+
+    assert [change("fail", s) for s in ("fail", "pass", "error", "skip", None)] == [
+        "unchanged", "resolved", "unverified", "unverified", "unverified"]
+    old, new = report("fail"), report("error")
+    d = diff_sides(Side("old.json", "report", old.hosts, old),
+                   Side("new.json", "report", new.hosts, new))
+    assert (d.new_failures, d.resolved) == ([], [])
+    assert [(r.rule, now) for r, now in d.unverified] == [("x.r", "error")]
+    assert not d.worse
+    apply_baseline(new, old)
+    assert new.results[0].drift == "unchanged"

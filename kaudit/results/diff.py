@@ -24,6 +24,8 @@ from kaudit.core.model import HostFacts, Report, Result
 from kaudit.facts.factfile import is_fact_file, parse_fact_doc, read_json
 from kaudit.report.json_report import jsonable, report_from_dict, validate_report
 from kaudit.report.text import clean, shorten, show
+from kaudit.results.compare import change
+from kaudit.results.compare import key as result_key
 
 # Facts that change on every collection without anything having changed on
 # the host. Patterns are fnmatch globs on the dotted path.
@@ -68,6 +70,8 @@ class Diff:
     host_status: list[tuple[str, str, str]] = field(default_factory=list)  # name, old, new
     new_failures: list[Result] = field(default_factory=list)
     resolved: list[tuple[Result, str]] = field(default_factory=list)   # old result, now status
+    # failing before, not evaluated (or gone) now: not known to be fixed
+    unverified: list[tuple[Result, str]] = field(default_factory=list)
     facts: list[FactChange] = field(default_factory=list)
 
     @property
@@ -79,7 +83,7 @@ class Diff:
     @property
     def empty(self) -> bool:
         return not (self.hosts_added or self.hosts_removed or self.host_status
-                    or self.new_failures or self.resolved or self.facts)
+                    or self.new_failures or self.resolved or self.unverified or self.facts)
 
 
 def load_side(path: str | Path) -> Side:
@@ -122,10 +126,6 @@ def _fact_changes(host: str, old: dict[str, Any], new: dict[str, Any]) -> list[F
     return out
 
 
-def _key(r: Result) -> tuple[str, str | None]:
-    return (r.rule, r.host)
-
-
 def diff_sides(old: Side, new: Side) -> Diff:
     """Compare two loaded inputs of the same kind."""
     if old.kind != new.kind:
@@ -141,12 +141,17 @@ def diff_sides(old: Side, new: Side) -> Diff:
         if name in before and before[name].status != hf.status:
             d.host_status.append((name, before[name].status, hf.status))
     if old.report is not None and new.report is not None:
-        was = {_key(r): r for r in old.report.results}
-        now = {_key(r): r for r in new.report.results}
+        was = {result_key(r): r for r in old.report.results}
+        now = {result_key(r): r for r in new.report.results}
         d.new_failures = [r for k, r in now.items()
-                          if r.status == "fail" and (k not in was or was[k].status != "fail")]
-        d.resolved = [(r, now[k].status if k in now else "absent") for k, r in was.items()
-                      if r.status == "fail" and (k not in now or now[k].status != "fail")]
+                          if change(was[k].status if k in was else None, r.status) == "new"]
+        for k, r in was.items():
+            status = now[k].status if k in now else None
+            moved = change(r.status, status)
+            if moved == "resolved":
+                d.resolved.append((r, "pass"))
+            elif moved == "unverified":
+                d.unverified.append((r, status or "absent"))
     if old.kind == "facts":
         for name, hf in after.items():
             if name in before and before[name].status == "ok" and hf.status == "ok":
@@ -214,6 +219,10 @@ def render_table(d: Diff) -> str:
         rows = [(_host(r.host), _cell(r.rule), r.severity, now) for r, now in d.resolved]
         out += ["", f"Resolved ({len(rows)})",
                 tabulate(rows, headers=["host", "rule", "severity", "now"])]
+    if d.unverified:
+        rows = [(_host(r.host), _cell(r.rule), r.severity, now) for r, now in d.unverified]
+        out += ["", f"Failing before, not evaluated now ({len(rows)})",
+                tabulate(rows, headers=["host", "rule", "severity", "now"])]
     if d.facts:
         rows = []
         for c in d.facts:
@@ -245,6 +254,7 @@ def to_dict(d: Diff) -> dict[str, Any]:
         "findings": {
             "new": [_result(r) for r in d.new_failures],
             "resolved": [{**_result(r), "now": now} for r, now in d.resolved],
+            "unverified": [{**_result(r), "now": now} for r, now in d.unverified],
         },
         "facts": [{"host": c.host, "path": c.path, "change": c.change,
                    "old": jsonable(c.old), "new": jsonable(c.new)} for c in d.facts],

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kaudit.core.model import Report, Result
+from kaudit.core.model import Report
 from kaudit.report.json_report import load_report, report_from_dict
-
-Key = tuple[str, str | None]
+from kaudit.results.compare import Key, change, key
 
 
 def load_baseline(path: str | Path) -> Report:
@@ -21,8 +20,7 @@ def load_baseline(path: str | Path) -> Report:
     return report_from_dict(load_report(path))
 
 
-def _key(result: Result) -> Key:
-    return (result.rule, result.host)
+_key = key
 
 
 def _where(key: Key) -> str:
@@ -32,15 +30,11 @@ def _where(key: Key) -> str:
 def apply_baseline(report: Report, baseline: Report, *, baseline_path: str = "baseline"
                    ) -> None:
     """Set `drift` on every result of `report` and add notes about the baseline."""
-    failed_before = {_key(r) for r in baseline.results if r.status == "fail"}
+    before = {_key(r): r.status for r in baseline.results}
     for result in report.results:
-        was_failing = _key(result) in failed_before
-        if result.status == "fail":
-            result.drift = "unchanged" if was_failing else "new"
-        elif result.status == "pass" and was_failing:
-            result.drift = "resolved"
-        else:
-            result.drift = "unchanged"
+        moved = change(before.get(_key(result)), result.status)
+        # A failure not evaluated now stays "unchanged" here: it is not known fixed.
+        result.drift = "unchanged" if moved == "unverified" else moved
 
     notes: list[str] = []
     if baseline.profile != report.profile:
@@ -51,16 +45,18 @@ def apply_baseline(report: Report, baseline: Report, *, baseline_path: str = "ba
         notes.append(f"warning: baseline {baseline_path} was scanned in phase "
                      f"{baseline.phase!r}, this scan in {report.phase!r}; compared anyway")
     now = {_key(r) for r in report.results}
+    failed_before = {k for k, status in before.items() if status == "fail"}
     gone = sorted((k for k in failed_before - now), key=lambda k: (k[0], k[1] or ""))
-    for key in gone:
-        notes.append(f"resolved since baseline: {_where(key)} failed then and is no longer "
-                     "evaluated")
+    for k in gone:
+        notes.append(f"not known to be fixed: {_where(k)} failed in the baseline and is no "
+                     "longer evaluated")
     hosts_now = {hf.host.name for hf in report.hosts}
     for hf in baseline.hosts:
         if hf.host.name not in hosts_now:
             notes.append(f"host {hf.host.name} was in the baseline and is not in this scan")
     new = sum(1 for r in report.results if r.drift == "new")
-    resolved = sum(1 for r in report.results if r.drift == "resolved") + len(gone)
+    resolved = sum(1 for r in report.results if r.drift == "resolved")
     notes.append(f"drift against {baseline_path} (started {baseline.started_at}): "
-                 f"{new} new, {resolved} resolved")
+                 f"{new} new, {resolved} resolved"
+                 + (f", {len(gone)} no longer evaluated" if gone else ""))
     report.notes.extend(notes)
