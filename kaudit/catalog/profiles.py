@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kaudit.catalog.rules import RuleSet, is_glob, param_references, rule_matches
-from kaudit.catalog.validate import Problem, json_path, raise_problems, validate
+from kaudit.catalog.validate import Problem, json_path, raise_problems, sort_problems, validate
 from kaudit.catalog.yamlio import load_yaml, locate, to_plain
 from kaudit.core.errors import RuleError
 from kaudit.core.model import Rule
@@ -207,7 +207,7 @@ def apply_profile(ruleset: RuleSet, profile: Profile) -> tuple[list[Rule], dict[
     for name in profile.params:
         if name not in known_params:
             problem("params", name, f"unknown parameter {name!r}: no pack defines or uses it")
-    raise_problems(sorted(problems, key=lambda p: (p.path, p.line or 0, p.column or 0)))
+    raise_problems(sort_problems(problems))
 
     selected: list[Rule] = []
     for rule in ruleset.rules:

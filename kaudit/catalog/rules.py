@@ -55,8 +55,7 @@ class RuleSet:
     def get(self, rule_id: str) -> Rule | None:
         return next((r for r in self.rules if r.id == rule_id), None)
 
-    def tags(self) -> set[str]:
-        return {t for r in self.rules for t in r.tags}
+
 
 
 @dataclass

@@ -5,7 +5,6 @@ spread."""
 from __future__ import annotations
 
 import fnmatch
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -35,6 +34,7 @@ from kaudit.evaluate.operators import (
     format_seconds,
     parse_duration,
 )
+from kaudit.evaluate.operators.equality import canonical
 from kaudit.evaluate.references import resolve_value
 
 _AGG_OPS = ("all", "any", "none", "count_true", "consistent", "spread")
@@ -259,7 +259,7 @@ def _num(x: float) -> str:
 
 
 def _canon(value: Any) -> str:
-    return "<absent>" if value is MISSING else json.dumps(value, sort_keys=True, default=str)
+    return "<absent>" if value is MISSING else canonical(value)
 
 
 def _difference(value: Any, reference: Any) -> str:

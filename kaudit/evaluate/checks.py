@@ -34,6 +34,7 @@ from kaudit.evaluate.operators import (
     compile_op,
     describe,
 )
+from kaudit.evaluate.operators.text import LABEL_KEYS
 from kaudit.evaluate.references import _refs_in, resolve_value
 
 
@@ -159,7 +160,7 @@ def _not(child: Node) -> Node:
 
 def _item_label(key: Any, item: Any) -> str:
     if isinstance(item, dict):
-        for k in ("name", "device", "address", "path", "ifname", "id"):
+        for k in LABEL_KEYS:
             if isinstance(item.get(k), str | int):
                 return str(item[k])
     if isinstance(item, str | int | float) and not isinstance(item, bool):

@@ -47,12 +47,19 @@ _NO_DESELECTION: Mapping[str, str] = MappingProxyType({})
 _CIDR_VARS = ("node_cidr", "pod_cidr", "service_cidr")
 
 
-def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any]) -> dict[str, Any]:
-    """The synthetic fact tree cluster-scope rules read (docs/rules.md "Cluster scope")."""
+def role_counts(hosts: Sequence[HostFacts]) -> dict[str, int]:
+    """Hosts per role (master, worker and etcd always present), counted once per run."""
     count = {"master": 0, "worker": 0, "etcd": 0}
     for hf in hosts:
         for role in set(hf.host.roles):
             count[role] = count.get(role, 0) + 1
+    return count
+
+
+def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any],
+                 counts: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """The synthetic fact tree cluster-scope rules read (docs/rules.md "Cluster scope")."""
+    count = dict(counts if counts is not None else role_counts(hosts))
     count["total"] = len(hosts)
     ok = [hf for hf in hosts if hf.status == "ok"]
     names: dict[str, list[str]] = {"master": [], "worker": [], "etcd": []}
@@ -230,12 +237,9 @@ def evaluate(rules: Sequence[Rule], hosts: Sequence[HostFacts], *,
 def _evaluate(rules: Sequence[Rule], hosts: Sequence[HostFacts], *,
               cluster_vars: Mapping[str, Any], params: Mapping[str, Any], phase: str,
               deselected: Mapping[str, str]) -> list[Result]:
-    role_counts: dict[str, int] = {}
-    for hf in hosts:
-        for role in set(hf.host.roles):
-            role_counts[role] = role_counts.get(role, 0) + 1
-    env = _Env(params=params, vars=cluster_vars, hosts=hosts, role_counts=role_counts)
-    env.cluster = cluster_tree(hosts, cluster_vars)
+    counts = role_counts(hosts)
+    env = _Env(params=params, vars=cluster_vars, hosts=hosts, role_counts=counts)
+    env.cluster = cluster_tree(hosts, cluster_vars, counts)
     members = [{"name": hf.host.name, "address": hf.host.address} for hf in hosts]
     env.host_ctx = [_Ctx(host_tree(hf, members) if hf.status == "ok" else {}, hf.host.name,
                          _host_notes(hf), env) for hf in hosts]

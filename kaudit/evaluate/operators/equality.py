@@ -60,7 +60,7 @@ def _may_be_quantity(value: Any) -> bool:
     return isinstance(value, int | float)
 
 
-def _canon(value: Any) -> str:
+def canonical(value: Any) -> str:
     """A hashable, order-independent key for any JSON value."""
     return json.dumps(value, sort_keys=True, default=str)
 

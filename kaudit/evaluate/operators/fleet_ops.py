@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kaudit.evaluate.operators.base import MISSING, OperatorError, _type_name
-from kaudit.evaluate.operators.equality import _canon, as_bool, values_equal
+from kaudit.evaluate.operators.equality import as_bool, canonical, values_equal
 from kaudit.evaluate.operators.networks import (
     _inside,
     _networks,
@@ -85,10 +85,10 @@ def _cidr_private(value: Any) -> CompiledOp:
 def _unique(value: Any) -> CompiledOp:
     def duplicates(fact: Any) -> list[tuple[Any, int]]:
         items = _need_list(fact, "unique")
-        counts = Counter(_canon(i) for i in items)
+        counts = Counter(canonical(i) for i in items)
         seen: dict[str, Any] = {}
         for i in items:
-            seen.setdefault(_canon(i), i)
+            seen.setdefault(canonical(i), i)
         return [(seen[k], n) for k, n in counts.items() if n > 1]
     return CompiledOp("unique", lambda f: not duplicates(f), "no duplicates",
                       lambda f: "duplicates: " + ", ".join(

@@ -10,7 +10,9 @@ from kaudit.evaluate.operators.base import MISSING
 from kaudit.evaluate.operators.units import _SIZE_RE, _is_duration_text, _size_unit, as_number
 
 _MAX_TEXT = 300
-_LABEL_KEYS = ("device", "name", "address", "path", "ifname", "id")
+# The key that names an item of a list of mappings (a swap device, a mount, an
+# address), in the order tried: shared by value text and `each`/`some` labels.
+LABEL_KEYS = ("device", "name", "address", "path", "ifname", "id")
 
 def format_bytes(n: float, binary: bool = True) -> str:
     """'3.8 GiB' (binary) or '8 GB' (decimal)."""
@@ -52,7 +54,7 @@ def _scalar_text(value: Any) -> str:
 
 def _item_text(item: Any) -> str:
     if isinstance(item, dict):
-        label = next((k for k in _LABEL_KEYS if isinstance(item.get(k), str | int)), None)
+        label = next((k for k in LABEL_KEYS if isinstance(item.get(k), str | int)), None)
         extras: list[str] = []
         for key, val in item.items():
             if key == label or isinstance(val, list | dict) or val is None:
