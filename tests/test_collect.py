@@ -18,9 +18,10 @@ from kaudit.core.errors import InputError
 from kaudit.core.model import Host
 
 
-def simple_parse(raw: str) -> tuple[dict, list[str]]:
-    """Stand-in parser: key=value lines of the stand-in probe."""
-    facts = dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
+def simple_parse(raw: bytes) -> tuple[dict, list[str]]:
+    """Stand-in parser: key=value lines of the stand-in probe (it gets the bytes)."""
+    text = raw.decode()
+    facts = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     return facts, []
 
 

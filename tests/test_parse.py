@@ -390,3 +390,20 @@ def test_huge_lines_and_binary_sections() -> None:
     facts, _ = parse_probe_output(b"KAUDIT-PROBE 1 1.0\n@@kaudit:section hostname\nproc="
                                   + b"y" * 100_000 + b"\n@@kaudit:end 0\n")
     assert len(facts["hostname"]) <= 65536
+
+
+def test_invalid_utf8_from_a_host_is_noted_when_collected() -> None:
+    """The collector hands the parser the probe's bytes, so the note about
+    undecodable output reaches the host's notes (it never fired when the
+    collector decoded with errors='replace' first)."""
+    from kaudit.collect.fanout import _fill
+    from kaudit.collect.options import ProbeRun
+    from kaudit.core.model import Host, HostFacts
+
+    out = b"KAUDIT-PROBE 1 1700000000\n@@kaudit:sec hostname\ncmd=h\xff\xfe\n@@kaudit:end 0\n"
+    hf = HostFacts(Host("h", "127.0.0.1"))
+    run = ProbeRun(stdout=out, stderr=b"", exit_status=0, clock_offset_s=None,
+                   clock_uncertainty_s=None, truncated=False)
+    _fill(hf, run, parse_probe_output, 1 << 20)
+    assert any("not valid UTF-8" in n for n in hf.notes), hf.notes
+    assert "\ufffd" in (hf.raw or "")

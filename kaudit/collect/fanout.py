@@ -14,7 +14,7 @@ from kaudit.core.errors import InputError
 from kaudit.core.model import Host, HostFacts
 
 Progress = Callable[[int, int, int], None]
-Parser = Callable[[str], tuple[dict[str, Any], list[str]]]
+Parser = Callable[[bytes], tuple[dict[str, Any], list[str]]]
 
 
 def collect(hosts: Sequence[Host], cluster_vars: Mapping[str, Any], opts: SshOptions, *,
@@ -99,7 +99,8 @@ def _fill(hf: HostFacts, run: ProbeRun, parse: Parser, cap: int) -> None:
         err = clean(run.stderr.decode("utf-8", "replace"), 200) or "no output"
         hf.error = f"probe did not run (exit status {run.exit_status}): {err}"
         return
-    facts, notes = parse(hf.raw)
+    # The bytes, not the decoded text: the parser notes output that is not UTF-8.
+    facts, notes = parse(run.stdout)
     hf.facts = facts
     hf.notes.extend(notes)
     if run.clock_offset_s is not None and run.clock_uncertainty_s is not None:

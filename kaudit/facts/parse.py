@@ -105,7 +105,7 @@ def parse_probe_output(data: bytes | str) -> tuple[dict[str, Any], list[str]]:
     """(facts, notes) from the probe's output; never raises."""
     try:
         return _parse(data)
+    except RecursionError:    # before Exception, of which it is a subclass
+        return {}, ["parser failed: nesting too deep"]
     except Exception as exc:  # last line of defence: the contract is "never raises"
         return {}, [f"parser failed: {type(exc).__name__}: {str(exc)[:200]}"]
-    except RecursionError:
-        return {}, ["parser failed: nesting too deep"]

@@ -39,6 +39,6 @@ def show(value: Any) -> str:
 
 def waiver_reason(waiver: dict[str, Any]) -> str:
     """'waived: <justification> (until <date>)' for a waiver record."""
-    why = waiver.get("justification") or waiver.get("reason") or "no justification given"
-    until = waiver.get("expires") or waiver.get("until")
+    why = waiver.get("justification") or "no justification given"
+    until = waiver.get("expires")
     return f"waived: {why}" + (f" (until {until})" if until else "")
