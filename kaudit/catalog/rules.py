@@ -17,6 +17,7 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from kaudit.catalog.refs import RefError, bodies, parse_ref, unclosed
 from kaudit.catalog.validate import (
     Problem,
     json_path,
@@ -31,15 +32,6 @@ from kaudit.packs import is_trusted, shipped
 
 PACK_SUFFIXES = (".yaml", ".yml")
 _GLOB_CHARS = frozenset("*?[")
-# ${params.x}, ${vars.x}, ${facts.a.b}, ${nth_ip(vars.service_cidr, 10)}, ${count(master)}
-_REF = re.compile(r"\$\{([^}]*)\}")
-_REF_BODY = re.compile(
-    r"^(?:(?:params|vars)\.[A-Za-z_][A-Za-z0-9_]*"
-    r"|facts\.\S+"
-    r"|nth_ip\(\s*(?:vars|params)\.[A-Za-z_][A-Za-z0-9_]*\s*,\s*-?\d+\s*\)"
-    r"|count\(\s*[a-z_]+\s*\))$"
-)
-_PARAM_REF = re.compile(r"\bparams\.([A-Za-z_][A-Za-z0-9_]*)")
 _REGEX_OPS = ("regex", "not_regex")
 
 
@@ -83,8 +75,14 @@ def param_references(rule: Rule) -> set[str]:
     """Names of the profile parameters a rule refers to (${params.X})."""
     names: set[str] = set()
     for text in _strings([rule.check, rule.applies, rule.message]):
-        for body in _REF.findall(text):
-            names.update(_PARAM_REF.findall(body))
+        for body in bodies(text):
+            try:
+                ref = parse_ref(body)
+            except RefError:
+                continue            # reported by the pack checks
+            ref = ref.of or ref
+            if ref.kind == "params":
+                names.add(ref.path)
     return names
 
 
@@ -235,7 +233,7 @@ def _rule_problems(tree: Any, path: str, index: int, rule: Rule, pack: str,
                 yield problem([*parts, "hosts"],
                               "a 'hosts:' aggregate needs 'scope: cluster'")
             if check.get("op") in _REGEX_OPS and isinstance(check.get("value"), str) \
-                    and not _REF.search(check["value"]):
+                    and not bodies(check["value"]):
                 try:
                     re.compile(check["value"])
                 except re.error as exc:
@@ -247,11 +245,12 @@ def _rule_problems(tree: Any, path: str, index: int, rule: Rule, pack: str,
 
 
 def _reference_problems(text: str) -> Iterator[str]:
-    for body in _REF.findall(text):
-        if not _REF_BODY.match(body.strip()):
-            yield (f"bad reference '${{{body}}}': expected ${{params.NAME}}, ${{vars.NAME}}, "
-                   "${facts.PATH}, ${nth_ip(vars.NAME, N)} or ${count(ROLE)}")
-    if "${" in _REF.sub("", text):
+    for body in bodies(text):
+        try:
+            parse_ref(body)
+        except RefError as exc:
+            yield str(exc)
+    if unclosed(text):
         yield f"unclosed '${{' in {text!r}"
 
 

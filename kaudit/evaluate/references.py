@@ -6,15 +6,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from kaudit.catalog.refs import REF, Ref, RefError, parse_ref
 from kaudit.evaluate.context import EvalError, MissingFact, UnsetReference, _Env, _lookup, resolve
 from kaudit.evaluate.operators import (
     OperatorError,
     to_network,
 )
 
-_REF_RE = re.compile(r"\$\{\s*([^{}]*?)\s*\}")
-_NTH_RE = re.compile(r"^nth_ip\(\s*([^,()]+?)\s*,\s*(-?\d+)\s*\)$")
-_COUNT_RE = re.compile(r"^count\(\s*([\w-]+)\s*\)$")
+_REF_RE = REF
 
 
 def _refs_in(value: Any) -> list[str]:
@@ -29,35 +28,36 @@ def _refs_in(value: Any) -> list[str]:
 
 def _ref_value(expr: str, env: _Env, tree: dict[str, Any] | None) -> Any:
     """The value of one reference expression (inside `${...}`)."""
-    for prefix, source in (("params.", env.params), ("vars.", env.vars)):
-        if expr.startswith(prefix):
-            try:
-                found = resolve(source, expr[len(prefix):])
-            except MissingFact:
-                raise UnsetReference(expr) from None
-            if found is None:
-                raise UnsetReference(expr)
-            return found
-    if expr.startswith("facts."):
-        if tree is None:
-            raise EvalError(f"${{{expr}}} needs a host's facts")
-        return _lookup(tree, expr[len("facts."):], env)
-    m = _NTH_RE.match(expr)
-    if m:
-        arg = m.group(1)
-        cidr = _ref_value(arg, env, tree) if "." in arg and "/" not in arg else arg
-        net = to_network(cidr)
+    try:
+        ref = parse_ref(expr)
+    except RefError as exc:
+        raise OperatorError(str(exc)) from None
+    return _walk(ref, env, tree)
+
+
+def _walk(ref: Ref, env: _Env, tree: dict[str, Any] | None) -> Any:
+    if ref.kind in ("params", "vars"):
+        source = env.params if ref.kind == "params" else env.vars
         try:
-            return str(net[int(m.group(2))])
+            found = resolve(source, ref.path)
+        except MissingFact:
+            raise UnsetReference(str(ref)) from None
+        if found is None:
+            raise UnsetReference(str(ref))
+        return found
+    if ref.kind == "facts":
+        if tree is None:
+            raise EvalError(f"${{{ref}}} needs a host's facts")
+        return _lookup(tree, ref.path, env)
+    if ref.kind == "nth_ip":
+        net = to_network(_walk(ref.of, env, tree) if ref.of else ref.cidr)
+        try:
+            return str(net[ref.index])
         except IndexError:
-            raise OperatorError(f"{expr}: {net} has no address {m.group(2)}") from None
-    m = _COUNT_RE.match(expr)
-    if m:
-        role = m.group(1)
-        if role in ("total", "all"):
-            return len(env.hosts)
-        return env.role_counts.get(role, 0)
-    raise OperatorError(f"unknown reference ${{{expr}}}")
+            raise OperatorError(f"{ref}: {net} has no address {ref.index}") from None
+    if ref.path in ("total", "all"):          # count
+        return len(env.hosts)
+    return env.role_counts.get(ref.path, 0)
 
 
 def _text(value: Any) -> str:
