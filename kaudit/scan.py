@@ -12,35 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from kaudit import __version__
+from kaudit.collect.options import SshOptions
 from kaudit.core.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, KauditError
 from kaudit.core.model import HostFacts, Report, Result, Rule, Severity, severity_rank
-
-
-@dataclass
-class ConnectionRequest:
-    """Connection options as the user gave them (turned into SshOptions lazily,
-    so paths that never connect never import paramiko)."""
-
-    parallel: int = 50
-    timeout: float = 60.0
-    user: str | None = None
-    identity: Sequence[str] = ()
-    port: int | None = None
-    ssh_config: str | None = None
-    jump: str | None = None
-    sudo: bool = False
-    known_hosts: str | None = None
-    accept_new_host_keys: bool = False
-
-    def ssh_options(self) -> Any:
-        from kaudit.collect.ssh import SshOptions
-
-        return SshOptions(
-            user=self.user, identity=list(self.identity), port=self.port,
-            ssh_config=self.ssh_config, jump=self.jump, sudo=self.sudo,
-            known_hosts=self.known_hosts, accept_new_host_keys=self.accept_new_host_keys,
-            timeout=self.timeout,
-        )
 
 
 @dataclass
@@ -54,7 +28,8 @@ class ScanRequest:
     only: Sequence[str] = ()
     skip: Sequence[str] = ()
     save_facts: str | None = None
-    connection: ConnectionRequest = field(default_factory=ConnectionRequest)
+    ssh: SshOptions = field(default_factory=SshOptions)
+    parallel: int = 50
     waivers: str | None = None
     baseline: str | None = None
     today: date | None = None            # waiver expiry reference (UTC); None = today
@@ -118,8 +93,7 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
     from kaudit.inventory import load_inventory
 
     inv = load_inventory(req.inventory, req.variables)
-    opts = req.connection.ssh_options()
-    hosts = collect(inv.hosts, inv.vars, opts, parallel=req.connection.parallel,
+    hosts = collect(inv.hosts, inv.vars, req.ssh, parallel=req.parallel,
                     progress=progress)
     return hosts, dict(inv.vars), None
 

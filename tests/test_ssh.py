@@ -17,7 +17,7 @@ import pytest
 import requires
 
 from kaudit.collect.ssh import CollectError, HostKeyStore, SshOptions, run_probe
-from kaudit.collect.sshconfig import ConnectSettings, SshConfig, parse_jump, resolve
+from kaudit.collect.sshconfig import SshConfig, parse_jump, resolve
 from kaudit.core.errors import InputError
 from kaudit.core.model import Host
 
@@ -413,14 +413,14 @@ def test_precedence_inventory_then_cli_then_config(tmp_path):
     cfg.write_text("Host m01\n  HostName 10.1.1.1\n  User cfguser\n  Port 2201\n"
                    "  IdentityFile ~/.ssh/cfg_key\n  ProxyJump jumper@bastion:2022\n")
     config = SshConfig(str(cfg))
-    ep = resolve(Host(name="m01", address="m01"), ConnectSettings(), config)
+    ep = resolve(Host(name="m01", address="m01"), SshOptions(), config)
     assert (ep.hostname, ep.port, ep.user) == ("10.1.1.1", 2201, "cfguser")
     assert ep.identities == (os.path.expanduser("~/.ssh/cfg_key"),)
     assert not ep.default_identities
     assert ep.jump is not None and ep.jump.describe() == "jumper@bastion:2022"
     assert ep.known_hosts_name == "[10.1.1.1]:2201"
 
-    cli = ConnectSettings(user="cliuser", identity=["/k/cli"], port=2202, jump="none")
+    cli = SshOptions(user="cliuser", identity=["/k/cli"], port=2202, jump="none")
     ep = resolve(Host(name="m01", address="m01"), cli, config)
     assert (ep.port, ep.user, ep.identities, ep.jump) == (2202, "cliuser", ("/k/cli",), None)
 

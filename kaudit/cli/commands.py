@@ -40,14 +40,14 @@ class Progress:
             sys.stderr.flush()
 
 
-def _connection(kw: dict[str, Any]) -> Any:
-    from kaudit.scan import ConnectionRequest
+def _ssh_options(kw: dict[str, Any]) -> Any:
+    """The connection options as the collector takes them (no paramiko import)."""
+    from kaudit.collect.options import SshOptions
 
-    return ConnectionRequest(
-        parallel=kw["parallel"], timeout=kw["timeout"], user=kw["user"],
-        identity=kw["identity"], port=kw["port"], ssh_config=kw["ssh_config"],
-        jump=kw["jump"], sudo=kw["sudo"], known_hosts=kw["known_hosts"],
-        accept_new_host_keys=kw["accept_new_host_keys"],
+    return SshOptions(
+        timeout=kw["timeout"], user=kw["user"], identity=list(kw["identity"]),
+        port=kw["port"], ssh_config=kw["ssh_config"], jump=kw["jump"], sudo=kw["sudo"],
+        known_hosts=kw["known_hosts"], accept_new_host_keys=kw["accept_new_host_keys"],
     )
 
 
@@ -98,7 +98,8 @@ def scan(inventory: str | None, **kw: Any) -> None:
         profile=kw["profile"], inventory=inventory, facts_path=kw["facts_path"],
         phase=kw["phase"], variables=kw["variables"], rules_dirs=kw["rules_dirs"],
         only=kw["only"], skip=kw["skip"], save_facts=kw["save_facts"],
-        connection=_connection(kw), waivers=kw["waivers"], baseline=kw["baseline"],
+        ssh=_ssh_options(kw), parallel=kw["parallel"], waivers=kw["waivers"],
+        baseline=kw["baseline"],
         fail_on=kw["fail_on"],
     )
     progress = Progress(not kw["no_progress"] and kw["quiet"] == 0)
@@ -131,7 +132,7 @@ def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -
     inv = load_inventory(inventory, variables)
     progress = Progress(not kw["no_progress"])
     try:
-        hosts = do_collect(inv.hosts, inv.vars, _connection(kw).ssh_options(),
+        hosts = do_collect(inv.hosts, inv.vars, _ssh_options(kw),
                            parallel=kw["parallel"], progress=progress)
     finally:
         progress.close()

@@ -13,7 +13,6 @@ from typing import Any
 
 from kaudit.collect import sshlib
 from kaudit.collect.sshconfig import (
-    ConnectSettings,
     Endpoint,
     SshConfig,
     resolve,
@@ -71,9 +70,7 @@ class SshOptions:
             return self._cache.config
 
     def endpoint(self, host: Host) -> Endpoint:
-        cli = ConnectSettings(user=self.user, identity=list(self.identity), port=self.port,
-                              jump=self.jump)
-        return resolve(host, cli, self.config())
+        return resolve(host, self, self.config())
 
     def load_key(self, path: str) -> tuple[Any, str | None]:
         """(key or None, note or None) for a private key file, cached by path."""

@@ -20,8 +20,8 @@ import hmac
 import os
 import re
 import threading
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kaudit.collect import sshlib
 from kaudit.core import sanitize
@@ -134,14 +134,13 @@ class SshConfig:
         return cls(default if os.path.isfile(default) else None)
 
 
-@dataclass
-class ConnectSettings:
-    """The command-line side of connection settings (a view of SshOptions)."""
+class ConnectSettings(Protocol):
+    """The command-line side of connection settings; SshOptions is one."""
 
-    user: str | None = None
-    identity: list[str] = field(default_factory=list)
-    port: int | None = None
-    jump: str | None = None
+    user: str | None
+    identity: list[str]
+    port: int | None
+    jump: str | None
 
 
 def resolve(host: Host, cli: ConnectSettings, config: SshConfig) -> Endpoint:
