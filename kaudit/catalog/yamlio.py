@@ -92,8 +92,8 @@ def load_yaml(path: str | Path, *, text: str | None = None,
 
 
 # --- fast path ------------------------------------------------------------------------
-# The pure-Python round-trip loader costs ~0.1 s per 15 KB of YAML, which made every
-# command that loads the rule packs slow. When libyaml is available, the document is
+# The pure-Python round-trip loader is slow enough to dominate every command that
+# loads the rule packs (figures: bench/RESULTS.md). When libyaml is available, the document is
 # composed in C and the same CommentedMap/CommentedSeq tree (with the same line/column
 # positions) is built here from the nodes. Anything out of the ordinary (an alias, a
 # duplicate or complex key, an explicit tag, a timestamp, a non-decimal number, a

@@ -1,7 +1,7 @@
 """paramiko, imported without invoke.
 
-paramiko.config imports invoke at import time (~45 ms of CPU, with asyncio and
-unittest.mock behind it) for one purpose: running the commands of `Match exec`
+paramiko.config imports invoke at import time (with asyncio and unittest.mock
+behind it; its cost is in bench/RESULTS.md) for one purpose: running the commands of `Match exec`
 lines in ssh_config. Every connecting kaudit command paid for it. kaudit
 imports paramiko with invoke hidden and hands invoke to paramiko.config only
 when an ssh_config file has a `Match exec` line.

@@ -52,8 +52,7 @@ def save_facts(path: str | Path, hosts: list[HostFacts], cluster_vars: dict[str,
     """Write a fact file atomically, host by host.
 
     The text is json.dumps(dump_facts(...), indent=1) + newline, but the document of a
-    big fleet never exists in memory as one string (it did: ~125 MB more peak RSS at
-    1000 hosts, for a 32 MB file)."""
+    big fleet never exists in memory as one string (peak RSS: bench/RESULTS.md)."""
     atomic_write_chunks(path, _fact_file_chunks(hosts, cluster_vars, inventory_path=inventory_path,
                                            collected_at=collected_at))
 

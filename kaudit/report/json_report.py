@@ -79,8 +79,8 @@ def to_json(report: Report) -> str:
     doc = to_dict(report)
     chunks: list[str] = []
     try:
-        # json.dumps(indent=2) runs json's pure-Python encoder: ~4 s for the 100 MB
-        # report of 1000 hosts. Same text; unsafe characters occur only in strings.
+        # json.dumps(indent=2) runs json's pure-Python encoder, seconds for a large
+        # fleet (bench/RESULTS.md). Same text; unsafe characters occur only in strings.
         pretty_chunks(doc, 2, chunks, _escape_unsafe)
     except Unusual:
         text = json.dumps(doc, indent=2, ensure_ascii=False)
@@ -114,7 +114,7 @@ def validate_report(doc: Any, name: str) -> dict[str, Any]:
         raise FactFileError(
             f"report format_version {doc['format_version']!r} is not supported "
             f"(this kaudit reads {FORMAT_VERSION}); write the report again", path=name)
-    import jsonschema  # only reading a report needs it (~0.08 s to import)
+    import jsonschema  # only reading a report needs it: not imported otherwise
 
     from kaudit.catalog.validate import describe_error, json_path
 

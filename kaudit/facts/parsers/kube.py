@@ -20,7 +20,7 @@ def load_yaml_plain(text: str) -> Any:
     if len(text) > MAX_YAML:
         raise ValueError("document too large")
     # Imported here: a host without manifests or a kubelet config (a node not yet
-    # set up, or not a node at all) needs no YAML, and the import is ~10 ms a run.
+    # set up, or not a node at all) needs no YAML and should not pay for the import.
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="safe", pure=True)
