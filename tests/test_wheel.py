@@ -66,3 +66,15 @@ def test_wheel_runs_as_module(installed: Path, tmp_path: Path) -> None:
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     assert "0.1.0" in out.stdout
+
+
+def test_every_package_is_listed_in_pyproject() -> None:
+    """pyproject lists packages by name (the packs are mapped from the top
+    level): a new subpackage that is not listed is missing from the wheel."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts)
+             for p in (ROOT / "kaudit").rglob("__init__.py")}
+    assert found <= listed, sorted(found - listed)
