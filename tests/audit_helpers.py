@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from click.testing import CliRunner
+from common import ROOT
 
 from kaudit.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts"
 HEALTHY = FACTS / "lab-healthy.json"
 FAULTY = FACTS / "lab-faulty.json"

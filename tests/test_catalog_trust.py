@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from common import ROOT
 
 from kaudit.catalog import yamlio
 from kaudit.catalog.rules import _load_pack, _normalise_bool_ops
@@ -16,7 +17,6 @@ from kaudit.catalog.validate import schema_problems
 from kaudit.core.errors import RuleError
 from kaudit.packs import digest, is_trusted
 
-ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = [*sorted((ROOT / "rules").glob("*.yaml")), *sorted((ROOT / "profiles").glob("*.yaml"))]
 
 

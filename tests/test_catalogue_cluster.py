@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import requires
+from common import ROOT
 
 from kaudit.catalog.rules import load_rules
 from kaudit.core.model import Host, HostFacts, Result, Rule
@@ -20,7 +21,6 @@ from kaudit.evaluate.engine import evaluate
 from kaudit.facts.parse import parse_probe_output
 from kaudit.facts.parsers.lb import parse_haproxy_config
 
-ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "fixtures" / "probe"
 PACKS = ("network", "ha", "sizing", "cp")
 VARS: dict[str, Any] = {

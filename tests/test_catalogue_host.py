@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from pathlib import Path
 
 import pytest
+from common import ROOT
 
 from kaudit.catalog.profiles import apply_profile, load_profile
 from kaudit.catalog.rules import load_rules
@@ -21,7 +21,6 @@ from kaudit.evaluate.operators import OperatorError, compile_op
 from kaudit.facts.parse import parse_probe_output
 from kaudit.inventory import load_inventory
 
-ROOT = Path(__file__).resolve().parent.parent
 PROBE = ROOT / "fixtures" / "probe"
 MY_PACKS = ("os", "time", "kernel", "storage")
 MASTER = (PROBE / "rocky9-master-preflight.out").read_text()

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from common import ROOT
 
 from kaudit import __version__
 from kaudit.cli import cli
 
-ROOT = Path(__file__).resolve().parent.parent
 FAULTY = str(ROOT / "fixtures" / "facts" / "lab-faulty.json")
 LAB_INV = str(ROOT / "fixtures" / "inventories" / "seed-lab.txt")
 

@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from common import ROOT
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kaudit.catalog import yamlio
 from kaudit.core.errors import InputError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _slow_tree(text: str) -> Any:

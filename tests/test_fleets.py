@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from common import ROOT
 
 from kaudit.cli import cli
 from kaudit.facts.factfile import load_facts
 from kaudit.facts.parse import parse_probe_output
 
-ROOT = Path(__file__).resolve().parent.parent
 FACTS = ROOT / "fixtures" / "facts"
 DEMO = ["-p", str(ROOT / "tests" / "data" / "demo-profile.yaml"),
         "--rules", str(ROOT / "tests" / "data" / "demo-rules")]

@@ -9,13 +9,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from common import ROOT
 
 from kaudit.catalog.rules import load_pack, load_rules, rule_matches
 from kaudit.catalog.validate import load_schema
 from kaudit.core.errors import RuleError
 from kaudit.core.model import PHASES, SEVERITIES, Rule
 
-ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 GOOD_RULE = """\

@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import requires
+from common import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 TESTS = ROOT / "tests"
 PROBE = ROOT / "kaudit" / "collect" / "probe.sh"
 

@@ -9,8 +9,8 @@ import venv
 from pathlib import Path
 
 import pytest
+from common import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 
