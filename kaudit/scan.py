@@ -5,7 +5,7 @@ evaluate -> Report. The CLI parses options into `ScanRequest` and calls
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -13,8 +13,8 @@ from typing import Any
 
 from kaudit import __version__
 from kaudit.collect.options import SshOptions
-from kaudit.core.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, KauditError
-from kaudit.core.model import HostFacts, Report, Result, Rule, Severity, severity_rank
+from kaudit.core.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, InputError, KauditError
+from kaudit.core.model import Host, HostFacts, Report, Result, Rule, Severity, severity_rank
 
 
 @dataclass
@@ -89,13 +89,29 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
                 stamp if isinstance(stamp, str) else None)
     if not req.inventory:
         raise KauditError("give an inventory file or --facts FILE")
-    from kaudit.collect.fanout import collect
     from kaudit.inventory import load_inventory
 
     inv = load_inventory(req.inventory, req.variables)
-    hosts = collect(inv.hosts, inv.vars, req.ssh, parallel=req.parallel,
+    hosts = collect_facts(inv.hosts, inv.vars, req.ssh, parallel=req.parallel,
                     progress=progress)
     return hosts, dict(inv.vars), None
+
+
+def collect_facts(hosts: Sequence[Host], cluster_vars: Mapping[str, Any], opts: SshOptions,
+                  *, parallel: int = 50,
+                  progress: Callable[[int, int, int], None] | None = None) -> list[HostFacts]:
+    """Run the kaudit probe on every host; results in input order."""
+    from kaudit.collect.fanout import collect_probe
+    from kaudit.collect.probe import probe_args, probe_command, probe_script
+    from kaudit.facts.parse import parse_probe_output
+
+    try:
+        args = probe_args(dict(cluster_vars))
+    except ValueError as e:
+        raise InputError(f"cluster vars: {e}") from None
+    command = probe_command(args, opts.sudo)
+    return collect_probe(hosts, probe_script(), command, opts, parse_probe_output,
+                         parallel=parallel, progress=progress)
 
 
 def now_iso() -> str:
@@ -169,3 +185,22 @@ def exit_code(report: Report, fail_on: str, *, drift_only: bool = False) -> int:
     if failing(report.results, fail_on, drift_only=drift_only):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def diff_files(old: str, new: str, *, profile: str | None = None,
+               rules_dirs: Sequence[str] = ()) -> Any:
+    """`kaudit diff`: load both inputs and compare them (bad input raises
+    KauditError). With `profile`, two fact files are also evaluated against it,
+    so their findings are compared as a report's are and `worse` means a new
+    failure."""
+    from kaudit.results.diff import diff_sides, load_side
+
+    sides = load_side(old), load_side(new)
+    if profile is not None:
+        for side in sides:
+            if side.kind != "facts":
+                raise KauditError(f"--profile evaluates fact files; {side.path} is a report, "
+                                  "which already carries its findings")
+            side.report = run_scan(ScanRequest(profile=profile, facts_path=side.path,
+                                               rules_dirs=rules_dirs))
+    return diff_sides(*sides)

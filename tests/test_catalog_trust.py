@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from common import ROOT
 
-from kaudit.catalog import yamlio
 from kaudit.catalog.rules import _load_pack, _normalise_bool_ops
 from kaudit.catalog.validate import schema_problems
+from kaudit.core import yamlio
 from kaudit.core.errors import RuleError
 from kaudit.packs import digest, is_trusted
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from test_ssh import COMMAND, STANDIN, SilentListener
 
-from kaudit.collect.fanout import collect, collect_probe
+from kaudit.collect.fanout import collect_probe
 from kaudit.collect.ssh import SshOptions
 from kaudit.core.errors import InputError
 from kaudit.core.model import Host
+from kaudit.scan import collect_facts as collect
 
 
 def simple_parse(raw: bytes) -> tuple[dict, list[str]]:

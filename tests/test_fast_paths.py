@@ -10,7 +10,7 @@ import pytest
 from common import ROOT
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from kaudit.catalog import yamlio
+from kaudit.core import yamlio
 from kaudit.core.errors import InputError
 
 

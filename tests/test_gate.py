@@ -91,7 +91,7 @@ def test_no_color_only_when_non_empty(monkeypatch: pytest.MonkeyPatch, value: st
 def test_columns_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("COLUMNS", "80")
     assert terminal_width() == 80
-    from kaudit.report.json_report import report_from_dict
+    from kaudit.results.reportfile import report_from_dict
 
     out = tmp_path / "r.json"
     kaudit("scan", "-p", "prod-ha", "--facts", FAULTY, "-r", f"json:{out}")

@@ -31,16 +31,11 @@ from kaudit.report import (
     render,
     write_reports,
 )
-from kaudit.report.json_report import (
-    load_report,
-    report_from_dict,
-    report_schema,
-    to_dict,
-    to_json,
-)
+from kaudit.report.json_report import to_dict, to_json
 from kaudit.report.junit import to_junit
 from kaudit.report.terminal import render_terminal
 from kaudit.report.text import clean, xml_safe
+from kaudit.results.reportfile import load_report, report_from_dict, report_schema
 
 # --------------------------------------------------------------------------- fleet
 

@@ -502,8 +502,8 @@ def test_golden_error_messages(case: str, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_validate_raises_the_given_error_class(tmp_path: Path) -> None:
     from kaudit.catalog.validate import validate
-    from kaudit.catalog.yamlio import load_yaml
     from kaudit.core.errors import InputError
+    from kaudit.core.yamlio import load_yaml
 
     p = write(tmp_path, "pack: demo\nrules:\n  - id: demo.x\n")
     with pytest.raises(InputError) as info:

@@ -16,9 +16,9 @@ from typing import Any
 
 from kaudit.catalog.rules import RuleSet, is_glob, param_references, rule_matches
 from kaudit.catalog.validate import Problem, json_path, raise_problems, sort_problems, validate
-from kaudit.catalog.yamlio import load_yaml, locate, to_plain
 from kaudit.core.errors import RuleError
 from kaudit.core.model import Rule
+from kaudit.core.yamlio import load_yaml, locate, to_plain
 from kaudit.packs import is_trusted, shipped
 
 PROFILE_SUFFIXES = (".yaml", ".yml")

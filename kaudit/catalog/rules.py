@@ -25,9 +25,9 @@ from kaudit.catalog.validate import (
     schema_problems,
     sort_problems,
 )
-from kaudit.catalog.yamlio import load_yaml, locate, to_plain
 from kaudit.core.errors import RuleError
 from kaudit.core.model import PHASES, Rule
+from kaudit.core.yamlio import load_yaml, locate, to_plain
 from kaudit.packs import is_trusted, shipped
 
 PACK_SUFFIXES = (".yaml", ".yml")

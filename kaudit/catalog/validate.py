@@ -18,8 +18,8 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from kaudit.catalog.yamlio import locate, to_plain
 from kaudit.core.errors import KauditError, RuleError
+from kaudit.core.yamlio import locate, to_plain
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator

@@ -123,9 +123,9 @@ def scan(inventory: str | None, **kw: Any) -> None:
 @connection_options
 def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -> None:
     """Collect facts from every host of INVENTORY into a fact file (no rules)."""
-    from kaudit.collect.fanout import collect as do_collect
     from kaudit.facts.factfile import save_facts
     from kaudit.inventory import load_inventory
+    from kaudit.scan import collect_facts as do_collect
     from kaudit.scan import now_iso
 
     started_at = now_iso()
@@ -156,7 +156,8 @@ def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -
 def diff(old: str, new: str, fmt: str, profile: str | None,
          rules_dirs: tuple[str, ...]) -> None:
     """What changed between two JSON reports or two fact files (exit 1: worse)."""
-    from kaudit.results.diff import diff_files, render_table, to_json
+    from kaudit.results.diff import render_table, to_json
+    from kaudit.scan import diff_files
 
     result = diff_files(old, new, profile=profile, rules_dirs=rules_dirs)
     click.echo(to_json(result) if fmt == "json" else render_table(result), nl=False)
@@ -201,7 +202,7 @@ def _selected_rules(profile: str | None, rules_dirs: tuple[str, ...]) -> list[An
 @rules_dir_option
 def rules_show(rule_id: str, rules_dirs: tuple[str, ...]) -> None:
     """Show one rule in full."""
-    from kaudit.catalog.yamlio import dump_yaml
+    from kaudit.core.yamlio import dump_yaml
 
     for rule in _selected_rules(None, rules_dirs):
         if rule.id == rule_id:
@@ -262,7 +263,7 @@ def profiles_show(name: str, rules_dirs: tuple[str, ...]) -> None:
 
     from kaudit.catalog.profiles import apply_profile, load_profile
     from kaudit.catalog.rules import load_rules
-    from kaudit.catalog.yamlio import dump_yaml
+    from kaudit.core.yamlio import dump_yaml
 
     dirs = [Path(d) for d in rules_dirs]
     prof = load_profile(name, dirs)

@@ -4,7 +4,7 @@ host never affects the others."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
@@ -15,21 +15,6 @@ from kaudit.core.model import Host, HostFacts
 
 Progress = Callable[[int, int, int], None]
 Parser = Callable[[bytes], tuple[dict[str, Any], list[str]]]
-
-
-def collect(hosts: Sequence[Host], cluster_vars: Mapping[str, Any], opts: SshOptions, *,
-            parallel: int = 50, progress: Progress | None = None) -> list[HostFacts]:
-    """Run the kaudit probe on every host; results in input order."""
-    from kaudit.collect.probe import probe_args, probe_command, probe_script
-    from kaudit.facts.parse import parse_probe_output
-
-    try:
-        args = probe_args(dict(cluster_vars))
-    except ValueError as e:
-        raise InputError(f"cluster vars: {e}") from None
-    command = probe_command(args, opts.sudo)
-    return collect_probe(hosts, probe_script(), command, opts, parse_probe_output,
-                         parallel=parallel, progress=progress)
 
 
 def collect_probe(hosts: Sequence[Host], script: bytes, command: str, opts: SshOptions,

@@ -4,7 +4,9 @@ every report writer."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 # Well-formed escape sequences, 7-bit and 8-bit forms. Whatever is left of a
 # malformed one loses its ESC/C1 introducer below and becomes inert text.
@@ -46,3 +48,30 @@ def xml_safe(text: str) -> str:
     """Remove characters that are illegal in an XML 1.0 document."""
     text = str(text)
     return text if text.isprintable() else _XML_ILLEGAL.sub("", text)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut text to about `limit` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit} more characters]"
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list | tuple):
+        return [_cleaned(v) for v in value]
+    if isinstance(value, dict):
+        return {clean(str(k)): _cleaned(v) for k, v in value.items()}
+    return value
+
+
+def show(value: Any) -> str:
+    """A fact value as one readable, cleaned string (strings as they are,
+    structures as JSON, whose own escapes then stay inert text)."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, str):
+        return clean(value)
+    return json.dumps(_cleaned(value), ensure_ascii=False, default=str)

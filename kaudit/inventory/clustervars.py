@@ -6,9 +6,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from kaudit.catalog.yamlio import load_yaml
 from kaudit.core.errors import InventoryError
 from kaudit.core.ports import as_port
+from kaudit.core.yamlio import load_yaml
 from kaudit.inventory.groupvars import _plain
 from kaudit.inventory.ini import _is_ip
 from kaudit.inventory.raw import (

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kaudit.catalog.yamlio import load_yaml, locate, read_text, to_plain
 from kaudit.core.errors import InventoryError
+from kaudit.core.yamlio import load_yaml, locate, read_text, to_plain
 from kaudit.inventory.raw import Origin
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from kaudit.catalog.yamlio import read_text
 from kaudit.core.errors import InventoryError
 from kaudit.core.model import Inventory
+from kaudit.core.yamlio import read_text
 from kaudit.inventory.build import _build
 from kaudit.inventory.groupvars import _load_group_vars
 from kaudit.inventory.ini import _parse_ini

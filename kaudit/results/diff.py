@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,11 +21,11 @@ from tabulate import tabulate
 
 from kaudit.core.errors import FactFileError, KauditError
 from kaudit.core.model import HostFacts, Report, Result
+from kaudit.core.sanitize import clean, shorten, show
 from kaudit.facts.factfile import is_fact_file, parse_fact_doc, read_json
-from kaudit.report.json_report import jsonable, report_from_dict, validate_report
-from kaudit.report.text import clean, shorten, show
 from kaudit.results.compare import change
 from kaudit.results.compare import key as result_key
+from kaudit.results.reportfile import jsonable, report_from_dict, validate_report
 
 # Facts that change on every collection without anything having changed on
 # the host. Patterns are fnmatch globs on the dotted path.
@@ -159,23 +159,10 @@ def diff_sides(old: Side, new: Side) -> Diff:
     return d
 
 
-def diff_files(old: str | Path, new: str | Path, *, profile: str | None = None,
-               rules_dirs: Sequence[str] = ()) -> Diff:
-    """Load both inputs and compare them (bad input raises KauditError, exit 2).
-
-    With `profile`, two fact files are also evaluated against it, so their
-    findings are compared as a report's are and `worse` means a new failure."""
-    sides = load_side(old), load_side(new)
-    if profile is not None:
-        from kaudit.scan import ScanRequest, run_scan
-
-        for side in sides:
-            if side.kind != "facts":
-                raise KauditError(f"--profile evaluates fact files; {side.path} is a report, "
-                                  "which already carries its findings")
-            side.report = run_scan(ScanRequest(profile=profile, facts_path=side.path,
-                                               rules_dirs=rules_dirs))
-    return diff_sides(*sides)
+def diff_files(old: str | Path, new: str | Path) -> Diff:
+    """Load both inputs and compare them (bad input raises KauditError, exit 2);
+    `kaudit.scan.diff_files` also evaluates fact files against a profile."""
+    return diff_sides(load_side(old), load_side(new))
 
 
 def _cell(value: Any) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from kaudit.core.model import Report
-from kaudit.report.json_report import load_report, report_from_dict
 from kaudit.results.compare import Key, change, key
+from kaudit.results.reportfile import load_report, report_from_dict
 
 
 def load_baseline(path: str | Path) -> Report:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from kaudit.catalog.validate import validate
-from kaudit.catalog.yamlio import load_yaml, locate, to_plain
 from kaudit.core.errors import InputError
 from kaudit.core.model import Result
+from kaudit.core.yamlio import load_yaml, locate, to_plain
 
 WAIVABLE = ("fail", "error")
 

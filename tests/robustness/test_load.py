@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import sshd as sshd_harness
 
-from kaudit.collect.fanout import collect
 from kaudit.collect.ssh import SshOptions
 from kaudit.core.model import Host
 from kaudit.evaluate.engine import evaluate
+from kaudit.scan import collect_facts as collect
 
 from .conftest import Listener, replay, start_sshd
 
