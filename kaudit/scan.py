@@ -9,12 +9,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kaudit import __version__
-from kaudit.collect.options import SshOptions
 from kaudit.core.errors import EXIT_FINDINGS, EXIT_INCOMPLETE, EXIT_OK, InputError, KauditError
 from kaudit.core.model import Host, HostFacts, Report, Result, Rule, Severity, severity_rank
+
+if TYPE_CHECKING:
+    from kaudit.collect.options import SshOptions
+
+
+def _ssh_options() -> SshOptions:
+    # Imported on use: a scan of a fact file never loads the collector.
+    from kaudit.collect.options import SshOptions
+
+    return SshOptions()
 
 
 @dataclass
@@ -28,7 +37,7 @@ class ScanRequest:
     only: Sequence[str] = ()
     skip: Sequence[str] = ()
     save_facts: str | None = None
-    ssh: SshOptions = field(default_factory=SshOptions)
+    ssh: SshOptions = field(default_factory=lambda: _ssh_options())
     parallel: int = 50
     waivers: str | None = None
     baseline: str | None = None

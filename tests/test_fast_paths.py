@@ -161,37 +161,6 @@ def test_maps_hosts_names_every_miss_in_value_order() -> None:
         assert op.explain(hosts_file) == "; ".join(want)
 
 
-def test_pretty_json_is_json_dumps_text() -> None:
-    import json
-    import math
-    import random
-
-    from kaudit.core.jsontext import Unusual, pretty_chunks
-
-    rng = random.Random(5)
-    scalars: list[Any] = [None, True, False, 0, -7, 2**70, 1.5, -0.0, 1e300, math.inf,
-                          -math.inf, "", "a", "é\u2028\x7f\x01\"\\\n", "…"]
-
-    def tree(depth: int) -> Any:
-        kind = rng.random()
-        if depth > 3 or kind < 0.4:
-            return rng.choice(scalars)
-        if kind < 0.7:
-            return [tree(depth + 1) for _ in range(rng.randint(0, 4))]
-        return {rng.choice(["a", "b", "c\n", "é"]) + str(i): tree(depth + 1)
-                for i in range(rng.randint(0, 4))}
-
-    for _ in range(500):
-        value = tree(0)
-        for indent in (1, 2):
-            out: list[str] = []
-            pretty_chunks(value, indent, out)
-            assert "".join(out) == json.dumps(value, indent=indent, ensure_ascii=False)
-    for odd in ({1: "int key"}, {"t": (1, 2)}, [object()]):
-        with pytest.raises(Unusual):
-            pretty_chunks(odd, 1, [])
-
-
 def test_maps_hosts_caps_what_it_lists_for_large_fleets() -> None:
     """A 1,000-host fleet with a bare /etc/hosts: the finding names 20 hosts and a count,
     not a 40 KB message repeated on every host."""

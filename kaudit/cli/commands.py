@@ -98,10 +98,11 @@ def scan(inventory: str | None, **kw: Any) -> None:
         profile=kw["profile"], inventory=inventory, facts_path=kw["facts_path"],
         phase=kw["phase"], variables=kw["variables"], rules_dirs=kw["rules_dirs"],
         only=kw["only"], skip=kw["skip"], save_facts=kw["save_facts"],
-        ssh=_ssh_options(kw), parallel=kw["parallel"], waivers=kw["waivers"],
-        baseline=kw["baseline"],
+        parallel=kw["parallel"], waivers=kw["waivers"], baseline=kw["baseline"],
         fail_on=kw["fail_on"],
     )
+    if inventory:          # a fact file needs no connection options (nor their imports)
+        req.ssh = _ssh_options(kw)
     progress = Progress(not kw["no_progress"] and kw["quiet"] == 0)
     try:
         report = run_scan(req, progress)

@@ -16,7 +16,6 @@ from typing import Any
 from kaudit import __version__
 from kaudit.core.atomic import atomic_write_chunks
 from kaudit.core.errors import FactFileError
-from kaudit.core.jsontext import Unusual, pretty_chunks
 from kaudit.core.model import HOST_STATUSES, Host, HostFacts
 
 FACT_FILE_VERSION = 1
@@ -70,12 +69,7 @@ def _fact_file_chunks(hosts: list[HostFacts], cluster_vars: dict[str, Any], *,
         entry = dump_facts([hf], {}, inventory_path=None, collected_at="")["hosts"][0]
         # A list item at depth 2: JSON strings hold no raw newline, so every line of
         # the host's own text moves right by two spaces.
-        chunks: list[str] = []
-        try:
-            pretty_chunks(entry, 1, chunks)  # json.dumps(indent=1)'s text, in C where it can
-            text = "".join(chunks)
-        except Unusual:
-            text = json.dumps(entry, indent=1, ensure_ascii=False)
+        text = json.dumps(entry, indent=1, ensure_ascii=False)
         yield ("," if i else "") + "\n  " + text.replace("\n", "\n  ")
     yield "\n ]\n}\n"
 

@@ -7,7 +7,6 @@ import json
 import re
 from typing import Any
 
-from kaudit.core.jsontext import Unusual, pretty_chunks
 from kaudit.core.model import Report, Result
 from kaudit.results.reportfile import FORMAT_VERSION, jsonable
 
@@ -56,17 +55,8 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 def to_json(report: Report) -> str:
     """Serialise the report: indent 2, keys in contract order, trailing newline."""
-    doc = to_dict(report)
-    chunks: list[str] = []
-    try:
-        # json.dumps(indent=2) runs json's pure-Python encoder, seconds for a large
-        # fleet (bench/RESULTS.md). Same text; unsafe characters occur only in strings.
-        pretty_chunks(doc, 2, chunks, _escape_unsafe)
-    except Unusual:
-        text = json.dumps(doc, indent=2, ensure_ascii=False)
-        return _escape_unsafe(text) + "\n"
-    chunks.append("\n")
-    return "".join(chunks)
+    text = json.dumps(to_dict(report), indent=2, ensure_ascii=False)
+    return _escape_unsafe(text) + "\n"
 
 
 def _escape_unsafe(text: str) -> str:
