@@ -8,25 +8,31 @@ from typing import Any
 
 import pytest
 from common import ROOT
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from kaudit.core import yamlio
 from kaudit.core.errors import InputError
 
 
-def _slow_tree(text: str) -> Any:
-    return yamlio._yaml().load(io.StringIO(text))
+def _oracle(text: str) -> Any:
+    """ruamel's own round-trip loader: the reference for values and positions."""
+    from ruamel.yaml import YAML
+
+    return YAML(typ="rt", pure=True).load(io.StringIO(text))
 
 
-def _shape(node: Any) -> Any:
+def _shape(node: Any, oracle: bool) -> Any:
     """Plain values plus every key/item position that `locate` reads."""
-    if isinstance(node, CommentedMap):
-        return ("map", node.lc.line, node.lc.col,
-                [(k, node.lc.key(k), _shape(v)) for k, v in node.items()])
-    if isinstance(node, CommentedSeq):
-        return ("seq", node.lc.line, node.lc.col,
-                [(node.lc.item(i), _shape(v)) for i, v in enumerate(node)])
-    plain = yamlio.to_plain(node)
+    if isinstance(node, dict):
+        pos = (node.lc.line, node.lc.col) if oracle else (node.line, node.col)
+        keys = [(k, tuple(node.lc.key(k)) if oracle else node.key_pos[k], _shape(v, oracle))
+                for k, v in node.items()]
+        return ("map", pos, keys)
+    if isinstance(node, list):
+        pos = (node.lc.line, node.lc.col) if oracle else (node.line, node.col)
+        items = [(tuple(node.lc.item(i)) if oracle else node.item_pos[i], _shape(v, oracle))
+                 for i, v in enumerate(node)]
+        return ("seq", pos, items)
+    plain = node.isoformat() if hasattr(node, "isoformat") else yamlio.to_plain(node)
     return (type(plain).__name__, plain)
 
 
@@ -34,51 +40,47 @@ SHIPPED = sorted([*ROOT.joinpath("rules").glob("*.yaml"),
                   *ROOT.joinpath("profiles").glob("*.yaml")])
 
 
-@pytest.mark.skipif(yamlio.CParser is None, reason="libyaml (ruamel.yaml.clib) not installed")
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
-def test_fast_tree_equals_round_trip_tree(path: Path) -> None:
+def test_loader_matches_ruamels_round_trip_values_and_positions(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    fast = yamlio._fast_load(text)
-    assert fast is not yamlio._SLOW
-    assert _shape(fast) == _shape(_slow_tree(text))
+    assert _shape(yamlio.load_yaml(path, text=text), False) == _shape(_oracle(text), True)
 
 
-@pytest.mark.skipif(yamlio.CParser is None, reason="libyaml (ruamel.yaml.clib) not installed")
-def test_fast_tree_scalars_and_flow_style() -> None:
-    text = ("a: 1\nb: -2.5\nc: true\nd: null\ne: ~\nf: 'x: y'\ng: |\n  lit\n"
-            "h: [1, two, {k: v}]\ni: {}\nj: []\nk: 'true'\n")
-    fast = yamlio._fast_load(text)
-    assert fast is not yamlio._SLOW
-    assert _shape(fast) == _shape(_slow_tree(text))
+SCALARS = ("a: 1\nb: -2.5\nc: true\nd: null\ne: ~\nf: 'x: y'\ng: |\n  lit\n"
+           "h: [1, two, {k: v}]\ni: {}\nj: []\nk: 'true'\nn: 0x1F\no: 0o17\n"
+           "when: 2024-01-02\nf2: .inf\nf3: -.INF\n")
 
 
-@pytest.mark.parametrize("text", [
-    "a: &x 1\nb: *x\n",                 # alias
-    "a: 1\na: 2\n",                     # duplicate key
-    "when: 2024-01-02\n",               # timestamp
-    "n: 0x1F\n",                        # non-decimal int
-    "f: .inf\n",                        # special float
-    "base: {a: 1}\nm:\n  <<: {b: 2}\n",  # merge key
-    "? [a, b]\n: c\n",                  # complex key
-    "t: !!binary aGVsbG8=\n",           # explicit tag
-    "%YAML 1.2\n---\na: 1\n",            # directive
-    "a: 1\n---\nb: 2\n",                # two documents
-    "a: [1, 2\n",                       # syntax error
-])
-def test_unusual_documents_take_the_round_trip_path(text: str) -> None:
-    assert yamlio._fast_load(text) is yamlio._SLOW
+@pytest.mark.parametrize("pure", [False, True], ids=["libyaml", "pure-python"])
+def test_scalars_flow_style_and_both_composers(pure: bool, monkeypatch: pytest.MonkeyPatch
+                                               ) -> None:
+    if pure:
+        monkeypatch.setattr(yamlio, "CParser", None)
+    doc = yamlio.load_yaml("x.yaml", text=SCALARS)
+    assert _shape(doc, False) == _shape(_oracle(SCALARS), True)
+    assert (doc["n"], doc["o"], doc["when"]) == (31, 15, "2024-01-02")
+    # An explicit tag gives its value (ruamel's round-trip TaggedScalar leaked before).
+    assert yamlio.load_yaml("x.yaml", text="t: !!str 12\n") == {"t": "12"}
+    assert type(doc) is yamlio.Map and isinstance(doc, dict)
 
 
 @pytest.mark.parametrize(("text", "message", "line", "column"), [
     ("a: &x 1\nb: *x\n", "anchors and aliases", 2, 4),
     ("a: 1\nb: 2\na: 3\n", "duplicate key 'a'", 3, 1),
+    ("base: {a: 1}\nm:\n  <<: {b: 2}\n", "merge keys", 3, 3),
+    ("? [a, b]\n: c\n", "complex (non-scalar) keys", 1, 3),
+    ("a: 1\n---\nb: 2\n", "YAML error", 2, 1),
+    ("a: [1, 2\n", "YAML error", None, None),
 ])
-def test_refused_documents_still_name_the_position(text: str, message: str, line: int,
-                                                   column: int) -> None:
+def test_refused_documents_name_the_position(text: str, message: str, line: int | None,
+                                             column: int | None) -> None:
     with pytest.raises(InputError) as info:
         yamlio.load_yaml("x.yaml", text=text)
     assert message in str(info.value)
-    assert (info.value.line, info.value.column) == (line, column)
+    if line is not None:
+        assert (info.value.line, info.value.column) == (line, column)
+    else:
+        assert info.value.line is not None
 
 
 def test_clean_skips_only_text_the_patterns_cannot_touch() -> None:

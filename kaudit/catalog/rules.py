@@ -15,8 +15,6 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-
 from kaudit.catalog.refs import RefError, bodies, parse_ref, unclosed
 from kaudit.catalog.validate import (
     Problem,
@@ -285,12 +283,12 @@ def _strings(node: Any) -> Iterator[str]:
 
 def _normalise_bool_ops(node: Any) -> None:
     """`op: true` parses as a YAML boolean; the operator is named "true"."""
-    if isinstance(node, CommentedMap):
+    if isinstance(node, dict):
         for key, value in node.items():
             if key in ("op", "cmp") and isinstance(value, bool):
                 node[key] = "true" if value else "false"
             else:
                 _normalise_bool_ops(value)
-    elif isinstance(node, CommentedSeq):
+    elif isinstance(node, list):
         for item in node:
             _normalise_bool_ops(item)

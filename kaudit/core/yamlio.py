@@ -3,20 +3,21 @@
 Every YAML file kaudit reads (rule packs, profiles, waivers, group_vars)
 goes through `load_yaml`, so every one gets the same guarantees: text must
 be UTF-8, duplicate keys are errors, anchors/aliases are refused (no
-"billion laughs"), and a syntax error names file:line:col. The loaded tree
-keeps ruamel's position info so schema errors can be traced back to a line
-with `locate`.
+"billion laughs"), merge keys and complex keys are refused, and a syntax error
+names file:line:col. The result is plain data (Map and Seq are dict and list)
+that remembers where each node was, so schema errors are traced back to a line
+with `locate`. Only ruamel.yaml's public composer API is used.
 """
 
 from __future__ import annotations
 
+import datetime
 import io
-import re
+import math
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.events import AliasEvent
 
@@ -54,34 +55,48 @@ def read_text(path: str | Path, *, limit: int = MAX_YAML_BYTES,
                     line=line) from None
 
 
-def _yaml() -> YAML:
-    y = YAML(typ="rt", pure=True)
-    y.allow_duplicate_keys = False
-    return y
+class Map(dict):
+    """A YAML mapping as a plain dict, with 0-based positions of itself and its keys."""
+
+    __slots__ = ("col", "key_pos", "line")
+
+    def __init__(self, line: int, col: int) -> None:
+        super().__init__()
+        self.line, self.col = line, col
+        self.key_pos: dict[Any, tuple[int, int]] = {}
+
+
+class Seq(list):
+    """A YAML sequence as a plain list, with 0-based positions of itself and its items."""
+
+    __slots__ = ("col", "item_pos", "line")
+
+    def __init__(self, line: int, col: int) -> None:
+        super().__init__()
+        self.line, self.col = line, col
+        self.item_pos: list[tuple[int, int]] = []
 
 
 def load_yaml(path: str | Path, *, text: str | None = None,
               error: type[InputError] = InputError) -> Any:
-    """Parse one YAML document from `path` (or `text`, named `path`)."""
+    """Parse one YAML document from `path` (or `text`, named `path`) into plain data
+    (Map and Seq are dict and list) that keeps every node's position for `locate`.
+
+    One path for every file: the document is composed by libyaml when ruamel.yaml.clib
+    is there, by ruamel's pure-Python composer otherwise, and built here from the
+    nodes with YAML 1.2 scalars."""
     name = str(path)
     if text is None:
         text = read_text(path, error=error)
-    fast = _fast_load(text)
-    if fast is not _SLOW:
-        return fast
-    y = _yaml()
+    text = text.removeprefix("\ufeff")
     try:
-        for event in y.parse(io.StringIO(text)):
-            if isinstance(event, AliasEvent):
-                mark = event.start_mark
-                raise error("YAML anchors and aliases are not supported",
-                            path=name, line=mark.line + 1, column=mark.column + 1)
-        return y.load(io.StringIO(text))
+        node = _compose(text)
+        if node is None:
+            return None
+        return _Builder(text, name, error).build(node)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
-        if "duplicate key" in str(exc):
-            problem = "duplicate key" + _dup_key_name(str(exc))
         line = mark.line + 1 if mark is not None else None
         col = mark.column + 1 if mark is not None else None
         raise error(f"YAML error: {problem}", path=name, line=line, column=col) from None
@@ -91,16 +106,6 @@ def load_yaml(path: str | Path, *, text: str | None = None,
         raise error("YAML nesting too deep", path=name) from None
 
 
-# --- fast path ------------------------------------------------------------------------
-# The pure-Python round-trip loader is slow enough to dominate every command that
-# loads the rule packs (figures: bench/RESULTS.md). When libyaml is available, the document is
-# composed in C and the same CommentedMap/CommentedSeq tree (with the same line/column
-# positions) is built here from the nodes. Anything out of the ordinary (an alias, a
-# duplicate or complex key, an explicit tag, a timestamp, a non-decimal number, a
-# directive, a syntax error) gives up and lets the round-trip loader do the work, so
-# results and error messages are exactly those of the slow path.
-
-_SLOW: Any = object()
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -108,12 +113,8 @@ _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
-_DEC_INT = re.compile(r"[-+]?[0-9]+")
-_DEC_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-
-
-class _GiveUp(Exception):
-    """The fast path cannot build this document exactly as the round-trip loader would."""
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_INFINITY = {".inf": math.inf, "+.inf": math.inf, "-.inf": -math.inf}
 
 
 if CParser is not None:
@@ -125,74 +126,85 @@ if CParser is not None:
             VersionedResolver.__init__(self, version=None, loadumper=self)
 
 
-def _fast_load(text: str) -> Any:
-    """The round-trip tree of `text` built from C-composed nodes, or _SLOW."""
-    if CParser is None or text.startswith("\ufeff") or "\n%" in text or text.startswith("%"):
-        return _SLOW
-    try:
-        node = _Composer(text).get_single_node()
-        if node is None:
-            return _SLOW
-        return _build(node, set())
-    except (_GiveUp, YAMLError, RecursionError, ValueError, TypeError):
-        return _SLOW
+def _compose(text: str) -> Any:
+    """The single document's node graph (None for an empty document)."""
+    if CParser is not None:
+        return _Composer(text).get_single_node()
+    return YAML(typ="safe", pure=True).compose(io.StringIO(text))
 
 
-def _scalar(node: Any) -> Any:
-    tag, value = node.tag, node.value
-    if tag == _STR:
-        return value
+def _scalar(tag: str, value: str) -> Any:
     if tag == _NULL:
         return None
-    if tag == _BOOL and value.lower() in ("true", "false"):
+    if tag == _BOOL:
         return value.lower() == "true"
-    if tag == _INT and _DEC_INT.fullmatch(value):
-        return int(value)
-    if tag == _FLOAT and _DEC_FLOAT.fullmatch(value):
-        return float(value)
-    raise _GiveUp(tag)
+    if tag == _INT:
+        text = value.replace("_", "")
+        if text[:2] in ("0o", "0x") or text[1:3] in ("0o", "0x"):
+            return int(text, 0)
+        return int(text, 10)
+    if tag == _FLOAT:
+        low = value.lower()
+        if low in _INFINITY:
+            return _INFINITY[low]
+        if low == ".nan":
+            return math.nan
+        return float(value.replace("_", ""))
+    if tag == _TIMESTAMP:
+        try:
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            return value
+    return value           # str, and the value of any other tag as written
 
 
-def _build(node: Any, seen: set[int]) -> Any:
-    # An alias is the same node object met twice: the slow path reports it.
-    if id(node) in seen:
-        raise _GiveUp("alias")
-    seen.add(id(node))
-    if node.tag == _MAP and type(node).__name__ == "MappingNode":
-        out = CommentedMap()
-        out._yaml_set_line_col(node.start_mark.line, node.start_mark.column)
-        for key_node, value_node in node.value:
-            if type(key_node).__name__ != "ScalarNode" or key_node.value == "<<":
-                raise _GiveUp("key")
-            key = _scalar(key_node)
-            if key in out:
-                raise _GiveUp("duplicate key")
-            seen.add(id(key_node))
-            out._yaml_set_kv_line_col(key, [key_node.start_mark.line, key_node.start_mark.column,
-                                            value_node.start_mark.line,
-                                            value_node.start_mark.column])
-            out[key] = _build(value_node, seen)
-        return out
-    if node.tag == _SEQ and type(node).__name__ == "SequenceNode":
-        seq = CommentedSeq()
-        seq._yaml_set_line_col(node.start_mark.line, node.start_mark.column)
-        for i, child in enumerate(node.value):
-            seq.append(_build(child, seen))
-            seq._yaml_set_idx_line_col(i, [child.start_mark.line, child.start_mark.column])
-        return seq
-    if type(node).__name__ == "ScalarNode":
-        return _scalar(node)
-    raise _GiveUp(node.tag)
+class _Builder:
+    def __init__(self, text: str, name: str, error: type[InputError]) -> None:
+        self.text, self.name, self.error = text, name, error
+        self.seen: set[int] = set()
 
+    def fail(self, message: str, mark: Any) -> InputError:
+        return self.error(message, path=self.name, line=mark.line + 1, column=mark.column + 1)
 
-def _dup_key_name(text: str) -> str:
-    # ruamel's message embeds the key as: found duplicate key "name" with value ...
-    marker = 'duplicate key "'
-    i = text.find(marker)
-    if i < 0:
-        return ""
-    j = text.find('"', i + len(marker))
-    return f" '{text[i + len(marker):j]}'" if j > 0 else ""
+    def build(self, node: Any) -> Any:
+        # An alias is the same node object met twice.
+        if id(node) in self.seen:
+            raise self.fail("YAML anchors and aliases are not supported", self._alias_mark(node))
+        self.seen.add(id(node))
+        kind = type(node).__name__
+        mark = node.start_mark
+        if kind == "MappingNode":
+            out = Map(mark.line, mark.column)
+            for key_node, value_node in node.value:
+                if type(key_node).__name__ != "ScalarNode":
+                    raise self.fail("YAML error: complex (non-scalar) keys are not supported",
+                                    key_node.start_mark)
+                if key_node.value == "<<" and key_node.tag != _STR:
+                    raise self.fail("YAML merge keys (<<) are not supported",
+                                    key_node.start_mark)
+                key = _scalar(key_node.tag, key_node.value)
+                if key in out:
+                    raise self.fail(f"YAML error: duplicate key '{key}'", key_node.start_mark)
+                out.key_pos[key] = (key_node.start_mark.line, key_node.start_mark.column)
+                out[key] = self.build(value_node)
+            return out
+        if kind == "SequenceNode":
+            seq = Seq(mark.line, mark.column)
+            for child in node.value:
+                seq.item_pos.append((child.start_mark.line, child.start_mark.column))
+                seq.append(self.build(child))
+            return seq
+        return _scalar(node.tag, node.value)
+
+    def _alias_mark(self, node: Any) -> Any:
+        """Where the first alias is used (the events say; the nodes only know the anchor)."""
+        if CParser is not None:
+            parser = CParser(self.text)
+            while parser.check_event():
+                event = parser.get_event()
+                if isinstance(event, AliasEvent):
+                    return event.start_mark
+        return node.start_mark
 
 
 def locate(tree: Any, path: list[str | int] | tuple[str | int, ...]) -> tuple[int | None,
@@ -205,15 +217,15 @@ def locate(tree: Any, path: list[str | int] | tuple[str | int, ...]) -> tuple[in
     node = tree
     line: int | None = None
     col: int | None = None
-    if isinstance(node, (CommentedMap, CommentedSeq)):
-        line, col = node.lc.line + 1, node.lc.col + 1
+    if isinstance(node, Map | Seq):
+        line, col = node.line + 1, node.col + 1
     for part in path:
-        if isinstance(node, CommentedMap) and part in node:
-            kline, kcol = node.lc.key(part)
+        if isinstance(node, Map) and part in node:
+            kline, kcol = node.key_pos[part]
             line, col = kline + 1, kcol + 1
             node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            iline, icol = node.lc.item(part)
+        elif isinstance(node, Seq) and isinstance(part, int) and 0 <= part < len(node):
+            iline, icol = node.item_pos[part]
             line, col = iline + 1, icol + 1
             node = node[part]
         else:
@@ -227,8 +239,6 @@ def to_plain(node: Any) -> Any:
         return {str(k): to_plain(v) for k, v in node.items()}
     if isinstance(node, list):
         return [to_plain(v) for v in node]
-    if hasattr(node, "isoformat"):
-        return node.isoformat()
     if isinstance(node, str):
         return str(node)
     if isinstance(node, bool) or node is None:
