@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
+from kaudit.collect.probe import END, HEADER
 from kaudit.collect.ssh import CollectError, HostKeyStore, ProbeRun, SshOptions, run_probe
 from kaudit.collect.sshconfig import clean
 from kaudit.core.errors import InputError
@@ -79,7 +80,7 @@ def _one(host: Host, script: bytes, command: str, opts: SshOptions, hostkeys: Ho
 def _fill(hf: HostFacts, run: ProbeRun, parse: Parser, cap: int) -> None:
     hf.raw = run.stdout.decode("utf-8", errors="replace")
     hf.notes.extend(run.notes)
-    if not run.stdout.startswith(b"KAUDIT-PROBE "):
+    if not run.stdout.startswith(HEADER.encode() + b" "):
         hf.status = "error"
         err = clean(run.stderr.decode("utf-8", "replace"), 200) or "no output"
         hf.error = f"probe did not run (exit status {run.exit_status}): {err}"
@@ -94,7 +95,7 @@ def _fill(hf: HostFacts, run: ProbeRun, parse: Parser, cap: int) -> None:
     if run.truncated:
         hf.status = "error"
         hf.error = f"probe output exceeded {cap} bytes; truncated (facts are incomplete)"
-    elif b"\n@@kaudit:end " not in run.stdout:
+    elif b"\n" + END.encode() + b" " not in run.stdout:
         # A connection cut or a killed probe leaves partial facts: never call that ok.
         hf.status = "error"
         hf.error = (f"connection closed before the probe finished (no end marker after "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kaudit.collect import sshlib
+from kaudit.collect.probe import HEADER
 from kaudit.collect.sshconfig import (
     Endpoint,
     SshConfig,
@@ -19,7 +20,7 @@ from kaudit.collect.sshconfig import (
 )
 from kaudit.core.model import Host
 
-_FIRST_LINE = re.compile(rb"^KAUDIT-PROBE (\S+) (-?\d+(?:\.\d+)?)\s*$")
+_FIRST_LINE = re.compile(rb"^" + HEADER.encode() + rb" (\S+) (-?\d+(?:\.\d+)?)\s*$")
 _READ_CHUNK = 65536
 _TRANSPORT_POLL_S = 5.0
 _DRAIN_INTERVAL_S = 0.25

@@ -14,6 +14,12 @@ from kaudit.core.ports import as_port
 
 PROBE_VERSION = "1"
 
+# The probe's output framing, shared by the collector (which checks that a run
+# started and finished) and the parser (kaudit/facts/parsers/frame.py):
+HEADER = "KAUDIT-PROBE"       # first line: HEADER VERSION EPOCH
+MARK = "@@kaudit:"            # every framing line starts with it
+END = MARK + "end"            # the last line: END STATUS
+
 # cluster var -> probe option; the probe accepts nothing else.
 _PORT_ARGS = (("lb_port", "--lb-port"), ("apiserver_port", "--apiserver-port"))
 

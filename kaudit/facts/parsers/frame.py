@@ -8,11 +8,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-MARK = "@@kaudit:"
+from kaudit.collect.probe import END, HEADER, MARK
+
+SECTION = MARK + "section "
+
 MAX_LIST = 10000          # items kept in any fact list
 MAX_STR = 65536           # characters kept in any fact string
-_ESCAPED = re.compile(r"^\\+@@kaudit:")
-_BLOCK = re.compile(r"^@@kaudit:(file|nofile|unreadable|cmd|nocmd|skipped) (.*)$")
+_ESCAPED = re.compile(r"^\\+" + re.escape(MARK))
+_BLOCK = re.compile("^" + re.escape(MARK) + r"(file|nofile|unreadable|cmd|nocmd|skipped) (.*)$")
 _CMD = re.compile(r"^(.*) rc=(-?\d+)$")
 
 
@@ -107,7 +110,7 @@ def split_output(text: str, notes: list[str]) -> Frame:
     start = 0
     if lines:
         head = lines[0].rstrip("\r").split(" ")
-        if len(head) == 3 and head[0] == "KAUDIT-PROBE":
+        if len(head) == 3 and head[0] == HEADER:
             frame.version, frame.epoch = head[1], head[2]
             start = 1
         else:
@@ -118,7 +121,7 @@ def split_output(text: str, notes: list[str]) -> Frame:
     # Only the ~60 marker lines are looked at one by one; the ~1,000 content lines
     # between them are sliced into their section or block in one go.
     marks = [i - start for i in _marker_lines(text) if i >= start]
-    if "\\@@kaudit:" in text:
+    if "\\" + MARK in text:
         body = [ln[1:] if ln[:1] == "\\" and _ESCAPED.match(ln) else ln for ln in body]
     marks.append(len(body))
     current: Section | None = None
@@ -138,8 +141,8 @@ def split_output(text: str, notes: list[str]) -> Frame:
             break
         prev = i + 1
         line = body[i]
-        if line.startswith("@@kaudit:section "):
-            name = line[len("@@kaudit:section "):].strip()
+        if line.startswith(SECTION):
+            name = line[len(SECTION):].strip()
             if name in frame.sections:
                 notes.append(f"section {name!r} repeated; later copy ignored")
                 current, block = Section(name), None   # collected, then dropped
@@ -147,9 +150,9 @@ def split_output(text: str, notes: list[str]) -> Frame:
             current, block = Section(name), None
             frame.sections[name] = current
             continue
-        if line.startswith("@@kaudit:end"):
+        if line.startswith(END):
             frame.complete = True
-            frame.end_rc = to_int(line[len("@@kaudit:end"):])
+            frame.end_rc = to_int(line[len(END):])
             break
         m = _BLOCK.match(line)
         if m and current is not None:
