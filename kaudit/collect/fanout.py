@@ -10,9 +10,9 @@ from typing import Any
 
 from kaudit.collect.probe import END, HEADER
 from kaudit.collect.ssh import CollectError, HostKeyStore, ProbeRun, SshOptions, run_probe
-from kaudit.collect.sshconfig import clean
 from kaudit.core.errors import InputError
 from kaudit.core.model import Host, HostFacts
+from kaudit.core.sanitize import one_line as clean
 
 Progress = Callable[[int, int, int], None]
 Parser = Callable[[bytes], tuple[dict[str, Any], list[str]]]

@@ -22,8 +22,8 @@ from kaudit.collect.options import (
 from kaudit.collect.sshconfig import (
     DEFAULT_KEYS,
     Endpoint,
-    clean,
 )
+from kaudit.core.sanitize import one_line as clean
 
 _FAST_KEX = ("curve25519-sha256@libssh.org",)
 _FAST_KEYS = ("ssh-ed25519",)

@@ -22,14 +22,13 @@ from kaudit.collect.handshake import (
     _prefer_fast_algorithms,
     _prefer_known_key_types,
 )
+from kaudit.collect.hostkeys import HostKeyRejected, HostKeyStore
 from kaudit.collect.options import _TRANSPORT_POLL_S, CollectError, ProbeRun, SshOptions, _remaining
 from kaudit.collect.sshconfig import (
     Endpoint,
-    HostKeyRejected,
-    HostKeyStore,
-    clean,
 )
 from kaudit.core.model import Host
+from kaudit.core.sanitize import one_line as clean
 
 # paramiko logs transport failures (with tracebacks) at ERROR; without a handler
 # Python's last-resort handler would print them on the user's terminal.

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import time
 
+from kaudit.collect.hostkeys import HostKeyStore
 from kaudit.collect.local import _run_local
 from kaudit.collect.options import CollectError, ProbeRun, SshOptions
 from kaudit.collect.session import _run_ssh
-from kaudit.collect.sshconfig import (
-    HostKeyStore,
-    clean,
-)
 from kaudit.core.model import Host
+from kaudit.core.sanitize import one_line as clean
 
 __all__ = ["CollectError", "HostKeyStore", "ProbeRun", "SshOptions", "run_probe"]
 

@@ -75,3 +75,9 @@ def show(value: Any) -> str:
     if isinstance(value, str):
         return clean(value)
     return json.dumps(_cleaned(value), ensure_ascii=False, default=str)
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """Text from a host or a library made safe for a one-line message."""
+    s = clean(str(text), keep_newlines=False).strip()
+    return s if len(s) <= limit else s[:limit] + "..."
