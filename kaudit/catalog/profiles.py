@@ -15,10 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from kaudit.catalog.rules import RuleSet, is_glob, param_references, rule_matches
-from kaudit.catalog.validate import Problem, json_path, raise_problems, sort_problems, validate
+from kaudit.catalog.validate import (
+    Problem,
+    json_path,
+    load_document,
+    raise_problems,
+    sort_problems,
+)
 from kaudit.core.errors import RuleError
 from kaudit.core.model import Rule
-from kaudit.core.yamlio import load_yaml, locate, to_plain
+from kaudit.core.yamlio import locate
 from kaudit.packs import is_trusted, shipped
 
 PROFILE_SUFFIXES = (".yaml", ".yml")
@@ -106,12 +112,10 @@ def _stem(path: str) -> str:
 def _resolve(path: str, text: str | None, extra_dirs: Sequence[Path | str],
              chain: list[tuple[str, str]]) -> Profile:
     """Load `path` and merge it over its parents; `chain` is (name, path) of the children."""
-    tree = load_yaml(path, text=text, error=RuleError)
-    if tree is None:
-        tree = {}  # an empty profile is valid: every pack, no overrides
-    trusted = text is not None and is_trusted("profiles", Path(path).name, text)
-    validate(tree, "profile", path, trusted=trusted)
-    plain: dict[str, Any] = to_plain(tree)
+    # An empty profile is valid: every pack, no overrides.
+    tree, plain = load_document(
+        path, "profile", text=text, empty={},
+        trusted=text is not None and is_trusted("profiles", Path(path).name, text))
     name = _stem(path)
     chain = [*chain, (name, str(Path(path).resolve()) if Path(path).exists() else path)]
 

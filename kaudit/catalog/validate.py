@@ -19,7 +19,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from kaudit.core.errors import KauditError, RuleError
-from kaudit.core.yamlio import locate, to_plain
+from kaudit.core.yamlio import load_yaml, locate, to_plain
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -318,3 +318,16 @@ def _template(schema: Mapping[str, Any], instance: Any, parts: list[str | int]) 
             if isinstance(k, str) and k.isidentifier():
                 fields[k] = _quote(v)
     return string.Formatter().vformat(tmpl, (), fields)
+
+
+def load_document(path: str, schema_name: str, *, text: str | None = None,
+                  trusted: bool = False, error: type[KauditError] = RuleError,
+                  empty: Any = None) -> tuple[Any, Any]:
+    """The one way a YAML input is read: load (with positions), validate against
+    its schema (unless `trusted`), and give (tree for `locate`, plain data).
+    An empty document is `empty` when given, else a schema error."""
+    tree = load_yaml(path, text=text, error=error)  # type: ignore[arg-type]
+    if tree is None and empty is not None:
+        tree = empty
+    validate(tree, schema_name, path, error, trusted=trusted)
+    return tree, to_plain(tree)

@@ -16,10 +16,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from kaudit.catalog.validate import validate
+from kaudit.catalog.validate import load_document
 from kaudit.core.errors import InputError
 from kaudit.core.model import Result
-from kaudit.core.yamlio import load_yaml, locate, to_plain
+from kaudit.core.yamlio import locate
 
 WAIVABLE = ("fail", "error")
 
@@ -72,10 +72,9 @@ def utc_today() -> date:
 def load_waivers(path: str | Path, known_rules: Collection[str]) -> list[Waiver]:
     """Read and validate a waivers file; an unknown rule id is an error with file:line."""
     name = str(path)
-    tree = load_yaml(path, error=WaiverError)
-    validate(tree, "waivers", name, WaiverError)
+    tree, plain = load_document(name, "waivers", error=WaiverError)
     waivers: list[Waiver] = []
-    for i, entry in enumerate(to_plain(tree)["waivers"]):
+    for i, entry in enumerate(plain["waivers"]):
         line, _ = locate(tree, ["waivers", i])
         if entry["rule"] not in known_rules:
             rline, rcol = locate(tree, ["waivers", i, "rule"])
