@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import venv
 from pathlib import Path
 
@@ -78,3 +79,26 @@ def test_every_package_is_listed_in_pyproject() -> None:
     found = {".".join(p.parent.relative_to(ROOT).parts)
              for p in (ROOT / "kaudit").rglob("__init__.py")}
     assert found <= listed, sorted(found - listed)
+
+
+def test_python_dash_m_kaudit_runs_from_a_plain_checkout(tmp_path: Path) -> None:
+    """A copy of the source tree, imported from the tree itself (the installed
+    kaudit and its editable-install finder hidden), finds its shipped packs."""
+    import shutil
+
+    tree = tmp_path / "checkout"
+    for part in ("kaudit", "rules", "profiles"):
+        shutil.copytree(ROOT / part, tree / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
+    code = ("import sys\n"
+            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+            f"sys.path.insert(0, {str(tree)!r})\n"
+            "import runpy, kaudit\n"
+            f"assert kaudit.__file__.startswith({str(tree)!r}), kaudit.__file__\n"
+            "sys.argv = ['kaudit', 'rules', 'list']\n"
+            "runpy.run_module('kaudit', run_name='__main__')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "os.swap-off" in out.stdout
