@@ -21,7 +21,7 @@ def _tool(name: str) -> str:
 
 
 def test_ruff_clean() -> None:
-    proc = subprocess.run([_tool("ruff"), "check", "kaudit", "tests", "bench", "fixtures"],
+    proc = subprocess.run([_tool("ruff"), "check", "kaudit", "tests", "bench", "fixtures", "tools"],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

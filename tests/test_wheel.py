@@ -102,3 +102,16 @@ def test_python_dash_m_kaudit_runs_from_a_plain_checkout(tmp_path: Path) -> None
                          timeout=120, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "os.swap-off" in out.stdout
+
+
+def test_wheel_ships_the_version_data(installed: Path, tmp_path: Path) -> None:
+    code = ("from kaudit.packs import shipped\n"
+            "d = shipped('rules').joinpath('k8s')\n"
+            "print(sorted(p.name for p in d.iterdir() if p.name.startswith('1.')))\n"
+            "print(d.joinpath('1.35', 'gates.txt').read_text().count(chr(10)))\n")
+    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    minors, gates = out.stdout.splitlines()
+    assert "'1.28'" in minors and "'1.36'" in minors
+    assert int(gates) > 100
