@@ -357,7 +357,8 @@ def test_keepalived_on_missing_interface_without_script() -> None:
 def test_seed_scheduler_preemption_flag_and_node_release_gate() -> None:
     r = one_fail(fleet(edits={"m02": add_arg("kube-scheduler", "--preemption=true")}),
                  "cp.unknown-flags")
-    assert r.host == "m02" and "preemption" in r.message and "1.28-1.31" in r.message
+    assert r.host == "m02" and "preemption: never in 1.28-1.36" in r.message
+    assert "known to kube-scheduler 1.28" in r.message      # judged by its own version
     # The running kubelet's command line (what the probe reads first) and its drop-in.
     grace = ("--eviction-soft-grace-period=memory.available=1m30s,nodefs.available=1m30s,"
              "nodefs.inodesFree=1m30s")

@@ -368,3 +368,42 @@ def test_observed_texts() -> None:
     assert op.explain(7 * 2**30 + 2**29) == "7.5 GiB"
     assert compile_op("ge", "8G").explain(7_800_000_000) == "7.8 GB"
     assert compile_op("le", "500ms").explain(0.812) == "812ms"
+
+
+@pytest.mark.parametrize(("name", "version", "ok", "says"), [
+    ("pod-infra-container-image", "1.34.2", True, ""),
+    ("pod-infra-container-image", "v1.35.0", False, "removed: last in 1.34"),
+    ("pod_manifest_path", "1.35.0", True, ""),            # pflag reads _ as -
+    ("fail-cgroupv1", "1.30.1", False, "added in 1.31"),
+    ("preemption", "1.31.0", False, "never in 1.28-1.36"),
+])
+def test_known_name_judges_kubelet_flags_by_the_kubelets_own_version(
+        name: str, version: str, ok: bool, says: str) -> None:
+    op = compile_op("known_name", {"list": "kubelet.flags", "version": version})
+    assert op.test(name) is ok
+    if not ok:
+        assert op.explain(name) == says
+        assert op.expected.startswith(f"known to kubelet {version.lstrip('v')[:4]}")
+
+
+def test_known_name_gates_exact_newer_versions_and_bad_input() -> None:
+    gates = {"list": "gates.txt", "normalise": False}
+    assert compile_op("known_name", {**gates, "version": "1.30.0"}).test("APIPriorityAndFairness")
+    op = compile_op("known_name", {**gates, "version": "1.31.0"})
+    assert not op.test("APIPriorityAndFairness")
+    assert op.explain("APIPriorityAndFairness") == "removed: last in 1.30"
+    assert not compile_op("known_name", {**gates, "version": "1.33.1"}).test("AppArmor")
+    assert not compile_op("known_name", {**gates, "version": "1.35.0"}).test("Pod_Level")
+    newer = compile_op("known_name", {**gates, "version": "1.40.2"})
+    assert newer.test("PodLevelResources")
+    assert "newer than kaudit's data: judged by 1.36" in newer.expected
+    with pytest.raises(OperatorError, match="is not a version"):
+        compile_op("known_name", {**gates, "version": "latest"})
+    with pytest.raises(OperatorError, match="needs a value"):
+        compile_op("known_name", "kubelet.flags")
+
+
+def test_known_name_reads_etcd_lists_by_etcds_version() -> None:
+    op = compile_op("known_name", {"list": "etcd/flags.txt", "version": "3.6.5"})
+    assert op.test("listen-metrics-urls")
+    assert "etcd flags 3.6" in op.expected

@@ -88,6 +88,17 @@ def parse_kv_pairs(text: str, pair: str) -> dict[str, str]:
     return out
 
 
+_IMAGE_TAG = re.compile(r":v?(\d+\.\d+(?:\.\d+)?)(?:[-+][0-9A-Za-z.-]*)?$")
+
+
+def image_version(image: str) -> str | None:
+    """The component version in an image reference: 'registry.k8s.io/kube-apiserver:v1.35.2'
+    -> '1.35.2', 'etcd:3.6.5-0' -> '3.6.5'; None for a digest or another tag."""
+    ref = image.split("@", 1)[0]
+    m = _IMAGE_TAG.search(ref.rsplit("/", 1)[-1])
+    return m.group(1) if m else None
+
+
 def _manifest(text: str) -> tuple[str, dict[str, Any]] | None:
     doc = load_yaml_plain(text)
     if not isinstance(doc, dict):
@@ -105,6 +116,9 @@ def _manifest(text: str) -> tuple[str, dict[str, Any]] | None:
     entry: dict[str, Any] = {"args": flags, "command": argv, "flag_names": list(flags)}
     if c.get("image"):
         entry["image"] = str(c["image"])
+        version = image_version(entry["image"])
+        if version:
+            entry["version"] = version
     if "feature-gates" in flags:
         entry["feature_gates"] = parse_feature_gates(flags["feature-gates"])
         entry["feature_gate_names"] = list(entry["feature_gates"])

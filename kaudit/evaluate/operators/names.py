@@ -1,0 +1,110 @@
+"""`known_name`: is a flag or feature-gate name known to the component at its own
+version? The lists are data (rules/k8s/<minor>/, rules/k8s/etcd/<minor>/, from
+the Kubernetes and etcd sources; tools/k8s_versions.py). A component newer than
+the newest list is judged by the newest and the finding says so; a name known
+to another minor says when it was removed or added."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from kaudit.evaluate.operators.base import OperatorError
+from kaudit.evaluate.operators.registry import CompiledOp, _op
+from kaudit.packs import shipped
+
+_MINOR = re.compile(r"v?(\d+)\.(\d+)")
+
+
+def _family(listname: str) -> tuple[str, str]:
+    """('k8s', 'kube-apiserver.flags') or ('etcd', 'flags.txt')."""
+    if listname.startswith("etcd/"):
+        return "etcd", listname[len("etcd/"):]
+    return "k8s", listname
+
+
+@functools.cache
+def minors(family: str) -> tuple[tuple[int, int], ...]:
+    root = shipped("rules").joinpath("k8s")
+    if family == "etcd":
+        root = root.joinpath("etcd")
+    found = []
+    for entry in root.iterdir():
+        m = _MINOR.fullmatch(entry.name)
+        if m and entry.is_dir():
+            found.append((int(m.group(1)), int(m.group(2))))
+    return tuple(sorted(found))
+
+
+@functools.cache
+def names(family: str, minor: tuple[int, int], listname: str) -> frozenset[str]:
+    root = shipped("rules").joinpath("k8s")
+    if family == "etcd":
+        root = root.joinpath("etcd")
+    path = root.joinpath(f"{minor[0]}.{minor[1]}", listname)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise OperatorError(f"no list {listname!r} for {minor[0]}.{minor[1]}") from None
+    return frozenset(ln for ln in text.splitlines() if ln and not ln.startswith("#"))
+
+
+def _text(minor: tuple[int, int]) -> str:
+    return f"{minor[0]}.{minor[1]}"
+
+
+def _spec(value: Any) -> tuple[str, str, bool]:
+    if not isinstance(value, dict) or "list" not in value or "version" not in value:
+        raise OperatorError("known_name needs a value {list: NAME, version: VERSION}")
+    return str(value["list"]), str(value["version"]), bool(value.get("normalise", True))
+
+
+@_op("known_name")
+def _known_name(value: Any) -> CompiledOp:
+    listname, version, normalise = _spec(value)
+    family, filename = _family(listname)
+    m = _MINOR.match(version.strip())
+    if not m:
+        raise OperatorError(f"known_name: {version!r} is not a version")
+    want = (int(m.group(1)), int(m.group(2)))
+    have = minors(family)
+    if not have:
+        raise OperatorError(f"known_name: no version data for {family}")
+    component = filename.rsplit(".", 1)[0]
+    if filename in ("gates.txt",):
+        component = "feature gates of Kubernetes"
+    elif family == "etcd":
+        component = "etcd " + component
+    note = ""
+    if want in have:
+        chosen = want
+    elif want > have[-1]:
+        chosen = have[-1]
+        note = (f" (it is {_text(want)}, newer than kaudit's data: judged by {_text(chosen)}, "
+                "so a name newer than that may be real)")
+    else:
+        chosen = have[0]
+        note = f" (it is {_text(want)}, older than kaudit's data: judged by {_text(chosen)})"
+    known = names(family, chosen, filename)
+
+    def norm(fact: Any) -> str:
+        text = str(fact)
+        # pflag normalises underscores in flag names to dashes; gate names are exact.
+        return text.replace("_", "-") if normalise else text
+
+    def test(fact: Any) -> bool:
+        return norm(fact) in known
+
+    def explain(fact: Any) -> str:
+        name = norm(fact)
+        seen = [mm for mm in have if name in names(family, mm, filename)]
+        if not seen:
+            where = f"never in {_text(have[0])}-{_text(have[-1])}"
+        elif seen[-1] < chosen:
+            where = f"removed: last in {_text(seen[-1])}"
+        else:
+            where = f"added in {_text(seen[0])}"
+        return where         # `each` puts the name in front
+
+    return CompiledOp("known_name", test, f"known to {component} {_text(chosen)}{note}", explain)
