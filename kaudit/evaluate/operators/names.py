@@ -46,7 +46,7 @@ def names(family: str, minor: tuple[int, int], listname: str) -> frozenset[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise OperatorError(f"no list {listname!r} for {minor[0]}.{minor[1]}") from None
+        return frozenset()      # e.g. etcd 3.5 has no feature gates at all
     return frozenset(ln for ln in text.splitlines() if ln and not ln.startswith("#"))
 
 
@@ -72,10 +72,10 @@ def _known_name(value: Any) -> CompiledOp:
     if not have:
         raise OperatorError(f"known_name: no version data for {family}")
     component = filename.rsplit(".", 1)[0]
-    if filename in ("gates.txt",):
+    if family == "etcd":
+        component = "etcd " + ("feature gates" if component == "gates" else component)
+    elif component == "gates":
         component = "feature gates of Kubernetes"
-    elif family == "etcd":
-        component = "etcd " + component
     note = ""
     if want in have:
         chosen = want
