@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "rules" / "k8s"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
+OWN = {"support.tsv"}     # kaudit's own data beside the upstream lists (kept by import)
 
 
 def plan(src: Path) -> dict[str, Path]:
@@ -76,8 +77,12 @@ def do_import(src: Path) -> int:
     if missing:
         print(f"missing in {src}: {missing}")
         return 1
+    kept = {name: (OUT / name).read_bytes() for name in OWN if (OUT / name).is_file()}
     if OUT.exists():
         shutil.rmtree(OUT)
+    for name, data in kept.items():
+        (OUT / name).parent.mkdir(parents=True, exist_ok=True)
+        (OUT / name).write_bytes(data)
     for rel, path in files.items():
         dest = OUT / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -91,7 +96,8 @@ def check(src: Path) -> int:
     stale = [rel for rel, path in files.items()
              if not (OUT / rel).is_file() or (OUT / rel).read_bytes() != path.read_bytes()]
     extra = sorted(str(p.relative_to(OUT)) for p in OUT.rglob("*")
-                   if p.is_file() and str(p.relative_to(OUT)) not in files)
+                   if p.is_file() and str(p.relative_to(OUT)) not in files
+                   and str(p.relative_to(OUT)) not in OWN)
     for rel in stale:
         print(f"differs from the source: rules/k8s/{rel}")
     for rel in extra:
