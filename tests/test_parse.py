@@ -203,7 +203,8 @@ def test_kubelet_flags_from_files_when_not_running() -> None:
 
 
 def test_versions_containerd_lb(inst: dict[str, Any]) -> None:
-    assert inst["versions"] == {"kubelet": "1.28.5", "kubeadm": "1.28.5", "kubectl": "1.28.5",
+    assert inst["versions"] == {"kubelet": "1.28.5", "kubelet_minor": 28, "kubeadm": "1.28.5",
+                                "kubectl": "1.28.5",
                                 "containerd": "1.6.32", "runc": "1.1.12",
                                 "haproxy": "2.4.22-f8e3218", "keepalived": "2.2.8"}
     assert inst["containerd"] == {"config_present": True, "systemd_cgroup": True,

@@ -119,6 +119,7 @@ def _manifest(text: str) -> tuple[str, dict[str, Any]] | None:
         version = image_version(entry["image"])
         if version:
             entry["version"] = version
+            entry["minor"] = int(version.split(".")[1])   # for skew rules (spread)
     if "feature-gates" in flags:
         entry["feature_gates"] = parse_feature_gates(flags["feature-gates"])
         entry["feature_gate_names"] = list(entry["feature_gates"])

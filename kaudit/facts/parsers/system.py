@@ -374,7 +374,7 @@ _VERSION = re.compile(r"(?<![\w.])v?(\d+\.\d+(?:\.\d+)?(?:[-+~][0-9A-Za-z.+~-]*)
 
 def parse_versions(ctx: Ctx) -> dict[str, Any]:
     sec = ctx.need("versions")
-    versions: dict[str, str] = {}
+    versions: dict[str, Any] = {}
     for b in sec.blocks:
         if b.kind != "cmd":
             continue
@@ -388,4 +388,7 @@ def parse_versions(ctx: Ctx) -> dict[str, Any]:
                 break
         else:
             ctx.note(f"no version in `{b.name}` output")
+    parts = versions.get("kubelet", "").split(".")
+    if len(parts) > 1 and parts[1].isdigit():
+        versions["kubelet_minor"] = int(parts[1])   # for skew rules
     return {"versions": versions}
