@@ -406,7 +406,7 @@ def test_shipped_packs_load_and_are_complete() -> None:
         assert rule.severity in SEVERITIES
         assert rule.title and rule.rationale and rule.remediation and rule.tags, rule.id
         assert rule.source and re.search(r"\.ya?ml:\d+$", rule.source)
-        if "seed" in rule.tags:     # rules from the seed cite it; others (version skew) cite upstream
+        if "seed" in rule.tags:     # seed rules cite it; others (version skew) cite upstream
             assert re.search(r"[\u4e00-\u9fff]", rule.rationale), f"{rule.id}: cite the seed"
         else:
             assert "Kubernetes" in rule.rationale or "etcd" in rule.rationale, rule.id
