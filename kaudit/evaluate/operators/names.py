@@ -76,6 +76,8 @@ def _known_name(value: Any) -> CompiledOp:
         component = "etcd " + ("feature gates" if component == "gates" else component)
     elif component == "gates":
         component = "feature gates of Kubernetes"
+    elif component == "kubelet-config":
+        component = "KubeletConfiguration fields of Kubernetes"
     note = ""
     if want in have:
         chosen = want

@@ -155,7 +155,8 @@ def parse_kubernetes(ctx: Ctx) -> dict[str, Any]:
             ctx.note(f"{KUBELET_CONFIG}: not parseable ({type(exc).__name__})")
         else:
             if isinstance(config, dict):
-                out["kubelet"] = {"config": config}
+                # config_fields: the top-level keys, for rules that check every name
+                out["kubelet"] = {"config": config, "config_fields": [str(k) for k in config]}
             else:
                 ctx.note(f"{KUBELET_CONFIG}: not a mapping")
     return out
