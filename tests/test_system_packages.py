@@ -76,9 +76,12 @@ def test_every_program_the_probe_may_run_is_classified() -> None:
 
 
 def test_ci_installs_exactly_the_list() -> None:
+    """.ci/run's PACKAGES array is the package column of tests/system-packages.txt."""
     run = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    assert "python3 tests/requires.py --packages" in run
-    assert "apt-get install" in run
+    m = re.search(r"^PACKAGES=\((.*?)\)", run, re.M | re.S)
+    assert m, "no PACKAGES=(...) in .ci/run"
+    assert sorted(m.group(1).split()) == requires.packages()
+    assert 'apt-get install -y -qq --no-install-recommends "${need[@]}"' in run
     out = subprocess.run(["python3", str(TESTS / "requires.py"), "--packages"],
                          capture_output=True, text=True, check=True).stdout.split()
     assert out == requires.packages()
