@@ -37,7 +37,7 @@ class ScanRequest:
     only: Sequence[str] = ()
     skip: Sequence[str] = ()
     save_facts: str | None = None
-    ssh: SshOptions = field(default_factory=lambda: _ssh_options())
+    ssh: SshOptions = field(default_factory=_ssh_options)
     parallel: int = 50
     waivers: str | None = None
     baseline: str | None = None

@@ -4,7 +4,6 @@ prod-ha profile's parameters, on hosts given as fact snippets."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -45,17 +44,3 @@ def run_rule(rule_id: str, hosts: list[HostFacts], *, vars: dict[str, Any] | Non
     merged = {**profile_params(profile), **(params or {})}
     return evaluate([rule], hosts, cluster_vars=vars or {}, params=merged,
                     phase=phase or rule.phase[0])
-
-
-def one_result(rule_id: str, hosts: list[HostFacts], **kw: Any) -> Result:
-    """The rule's result on the first host (host scope) or on the cluster."""
-    results = run_rule(rule_id, hosts, **kw)
-    rule = shipped_rules()[rule_id]
-    if rule.scope == "cluster":
-        (result,) = results
-        return result
-    return next(r for r in results if r.host == hosts[0].host.name)
-
-
-def with_rule(rule_id: str, **changes: Any) -> Rule:
-    return replace(shipped_rules()[rule_id], **changes)

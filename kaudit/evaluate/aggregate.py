@@ -16,13 +16,13 @@ from kaudit.evaluate.context import (
     EvalError,
     MissingFact,
     Node,
-    NotCollected,
     Verdict,
     _Ctx,
     _Env,
     _fixed,
     _joined,
     _Skip,
+    require_section,
     resolve,
 )
 from kaudit.evaluate.operators import (
@@ -113,9 +113,7 @@ def _aggregate(spec: Mapping[str, Any], env: _Env, roles: tuple[str, ...],
         try:
             return resolve(hctx.tree, str(fact))
         except MissingFact:
-            root = str(fact).split(".", 1)[0]
-            if root not in hctx.tree:
-                raise NotCollected(str(fact), root, hf.host.name) from None
+            require_section(hctx.tree, str(fact), hf.host.name)
             if missing_mode in ("pass", "fail", "skip"):
                 return MISSING
             raise MissingFact(str(fact), f" on {hf.host.name}") from None

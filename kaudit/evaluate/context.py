@@ -91,15 +91,17 @@ def _lookup(tree: Any, path: str, env: _Env) -> Any:
     except MissingFact:
         if path.startswith("inventory.") and env.cluster and tree is not env.cluster:
             return resolve(env.cluster, path)
-        _raise_if_not_collected(tree, path, env)
+        if tree is not env.cluster:
+            require_section(tree, path)
         raise
 
 
-def _raise_if_not_collected(tree: Any, path: str, env: _Env) -> None:
-    """A host tree without the path's top-level section never collected it."""
+def require_section(tree: Any, path: str, host: str | None = None) -> None:
+    """A host tree without the path's top-level section never collected it:
+    raise NotCollected (an error in every `missing:` mode)."""
     root = path.split(".", 1)[0]
-    if tree is not env.cluster and isinstance(tree, dict) and root not in tree:
-        raise NotCollected(path, root) from None
+    if isinstance(tree, dict) and root not in tree:
+        raise NotCollected(path, root, host) from None
 
 
 # ------------------------------------------------------------------ evaluation context
