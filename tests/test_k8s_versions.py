@@ -95,3 +95,32 @@ def test_an_etcd_36_flag_on_etcd_35_fails() -> None:
         K8S / "1.34" / "kubeadm" / "etcd.txt")           # what kubeadm 1.34 writes (3.6)
     status, message = _status(facts)
     assert status == "fail" and "etcd flags 3.5" in message
+
+
+def _results(facts: dict[str, Any], cluster_vars: dict[str, Any] | None = None) -> Any:
+    (result,) = run_rule("cp.unknown-flags", [host("m01", facts, ("master", "etcd"))],
+                         phase="installed", vars=cluster_vars or {})
+    return result
+
+
+def test_a_component_without_a_version_falls_back_to_kubeadm_then_the_cluster_var() -> None:
+    facts = stock("1.35")
+    del facts["kubernetes"]["manifests"]["kube-apiserver"]["version"]    # image by digest
+    facts["kubernetes"]["manifests"]["kube-apiserver"]["flag_names"].append("cloud-provider")
+    facts["versions"]["kubeadm"] = "1.35.2"
+    result = _results(facts)
+    assert result.status == "fail"
+    assert "cloud-provider: removed: last in 1.32" in result.message
+    assert "version from facts.versions.kubeadm" in result.message
+    del facts["versions"]["kubeadm"]
+    result = _results(facts, {"k8s_version": "1.35.2"})
+    assert result.status == "fail" and "version from vars.k8s_version" in result.message
+
+
+def test_a_component_with_no_known_version_is_an_error_naming_what_was_missing() -> None:
+    facts = stock("1.35")
+    del facts["versions"]["kubelet"]
+    result = _results(facts)
+    assert result.status == "error"
+    for name in ("facts.versions.kubelet", "facts.versions.kubeadm", "vars.k8s_version"):
+        assert name in result.message

@@ -77,3 +77,58 @@ def test_a_literal_cidr_in_nth_ip_loads_and_evaluates(tmp_path: Path) -> None:
     (result,) = evaluate([other], [host], cluster_vars={"service_cidr": "10.96.0.0/16"},
                          params={}, phase="preflight")
     assert result.status == "pass"
+
+
+@pytest.mark.parametrize(("body", "ref"), [
+    ("max(facts.a.minor)", Ref("max", "a.minor")),
+    ("first(facts.a.version, facts.versions.kubeadm, vars.k8s_version)",
+     Ref("first", options=(Ref("facts", "a.version"), Ref("facts", "versions.kubeadm"),
+                           Ref("vars", "k8s_version")))),
+    ("first(max(facts.m), params.x)", Ref("first", options=(Ref("max", "m"), Ref("params", "x")))),
+])
+def test_fallback_and_extreme_forms(body: str, ref: Ref) -> None:
+    assert parse_ref(body) == ref
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    ("first(facts.a)", "two or more"),
+    ("first(facts.a, count(master))", "first() takes params."),
+    ("min(vars.x)", "min() takes facts.PATH"),
+])
+def test_fallback_rejects(body: str, says: str) -> None:
+    with pytest.raises(RefError) as info:
+        parse_ref(body)
+    assert says in str(info.value)
+
+
+def _eval_one(check: dict, hosts: list[HostFacts], cluster_vars: dict | None = None) -> list:
+    rule = Rule(id="t.one", pack="t", title="t", severity="low", scope="host", rationale="r",
+                remediation="m", check=check, message="{observed}; expected {expected}")
+    return evaluate([rule], hosts, params={}, cluster_vars=cluster_vars or {}, phase="installed")
+
+
+def _hf(name: str, facts: dict) -> HostFacts:
+    return HostFacts(host=Host(name=name, address="127.0.0.1", roles=("master",)), facts=facts)
+
+
+def test_first_falls_back_and_errors_naming_every_option() -> None:
+    check = {"fact": "v", "op": "eq",
+             "value": "${first(facts.own, facts.kubeadm, vars.k8s_version)}"}
+    hosts = [_hf("a", {"v": "1.35", "own": "1.35"}), _hf("b", {"v": "1.35", "kubeadm": "1.35"}),
+             _hf("c", {"v": "1.34"})]
+    by_host = {r.host: r for r in _eval_one(check, hosts, {"k8s_version": "1.35"})}
+    assert [by_host[h].status for h in "abc"] == ["pass", "pass", "fail"]
+    (err,) = _eval_one(check, [_hf("c", {"v": "1.34"})])
+    assert err.status == "error"
+    assert "facts.own" in err.message and "facts.kubeadm" in err.message
+    assert "vars.k8s_version" in err.message
+
+
+def test_max_and_min_read_every_scanned_host() -> None:
+    hosts = [_hf("a", {"m": 33, "v": 35}), _hf("b", {"m": 35, "v": 33}), _hf("c", {"v": 34})]
+    hi = {r.host: r.status for r in _eval_one({"fact": "v", "op": "ge",
+                                                "value": "${max(facts.m)}"}, hosts)}
+    lo = {r.host: r.status for r in _eval_one({"fact": "v", "op": "le",
+                                                "value": "${min(facts.m)}"}, hosts)}
+    assert hi == {"a": "pass", "b": "fail", "c": "fail"}
+    assert lo == {"a": "fail", "b": "pass", "c": "fail"}

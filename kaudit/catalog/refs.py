@@ -8,6 +8,11 @@ parsed once per process.
     ${facts.PATH}             a fact of the host being evaluated
     ${nth_ip(REF|CIDR, N)}    the N-th address of a CIDR (REF: params./vars.)
     ${count(ROLE)}            hosts with ROLE (master, worker, etcd), or total/all
+    ${min(facts.PATH)}        the least / greatest number at PATH over the scanned
+    ${max(facts.PATH)}        hosts that have it (skew rules: newest apiserver minor)
+    ${first(A, B, ...)}       the first of params./vars./facts./min()/max() references
+                              that is set (a version from the component, else kubeadm's,
+                              else the cluster var); an error naming all when none is
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ REF = re.compile(r"\$\{\s*([^{}]*?)\s*\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _NTH = re.compile(r"nth_ip\(\s*([^,()]+?)\s*,\s*(-?\d+)\s*\)\Z")
 _COUNT = re.compile(r"count\(\s*([^()]*?)\s*\)\Z")
+_EXTREME = re.compile(r"(min|max)\(\s*([^(),]*?)\s*\)\Z")
+_FIRST = re.compile(r"first\((.*)\)\Z")
 COUNTABLE = (*ROLES, "total", "all")
-FORMS = ("${params.NAME}, ${vars.NAME}, ${facts.PATH}, ${nth_ip(vars.NAME|CIDR, N)} or "
-         "${count(ROLE)}")
+FORMS = ("${params.NAME}, ${vars.NAME}, ${facts.PATH}, ${nth_ip(vars.NAME|CIDR, N)}, "
+         "${count(ROLE)}, ${min(facts.PATH)}, ${max(facts.PATH)} or ${first(REF, REF, ...)}")
 
 
 class RefError(ValueError):
@@ -35,15 +42,30 @@ class RefError(ValueError):
 
 @dataclass(frozen=True)
 class Ref:
-    """A parsed reference. kind: params | vars | facts | nth_ip | count."""
+    """A parsed reference. kind: params | vars | facts | nth_ip | count | min | max | first."""
 
     kind: str
-    path: str = ""            # params/vars name, facts path, count role
+    path: str = ""            # params/vars name, facts path (also min/max), count role
     of: Ref | None = None     # nth_ip: the reference that gives the CIDR ...
     cidr: str | None = None   # ... or a literal CIDR
     index: int = 0            # nth_ip: which address
+    options: tuple[Ref, ...] = ()   # first: the references tried in order
+
+    def leaves(self) -> tuple[Ref, ...]:
+        """The plain references this one reads (params/vars/facts)."""
+        if self.kind == "first":
+            return tuple(leaf for o in self.options for leaf in o.leaves())
+        if self.of is not None:
+            return self.of.leaves()
+        if self.kind in ("min", "max"):
+            return (Ref("facts", self.path),)
+        return (self,) if self.kind in ("params", "vars", "facts") else ()
 
     def __str__(self) -> str:
+        if self.kind == "first":
+            return f"first({', '.join(str(o) for o in self.options)})"
+        if self.kind in ("min", "max"):
+            return f"{self.kind}(facts.{self.path})"
         if self.kind == "nth_ip":
             return f"nth_ip({self.of if self.of else self.cidr}, {self.index})"
         if self.kind == "count":
@@ -80,6 +102,23 @@ def parse_ref(body: str) -> Ref:
             raise RefError(f"bad reference '${{{body}}}': nth_ip takes vars.NAME, "
                            "params.NAME or a CIDR")
         return Ref("nth_ip", of=inner, index=index)
+    m = _EXTREME.match(text)
+    if m:
+        inner = parse_ref(m.group(2)) if m.group(2) else Ref("none")
+        if inner.kind != "facts":
+            raise RefError(f"bad reference '${{{body}}}': {m.group(1)}() takes facts.PATH")
+        return Ref(m.group(1), inner.path)
+    m = _FIRST.match(text)
+    if m:
+        args = _split_args(m.group(1))
+        if len(args) < 2:
+            raise RefError(f"bad reference '${{{body}}}': first() takes two or more references")
+        options = tuple(parse_ref(a) for a in args)
+        for o in options:
+            if o.kind not in ("params", "vars", "facts", "min", "max"):
+                raise RefError(f"bad reference '${{{body}}}': first() takes params., vars., "
+                               "facts., min() or max() references")
+        return Ref("first", options=options)
     m = _COUNT.match(text)
     if m:
         if m.group(1) not in COUNTABLE:
@@ -87,6 +126,18 @@ def parse_ref(body: str) -> Ref:
                            f"{', '.join(COUNTABLE)}")
         return Ref("count", m.group(1))
     raise RefError(f"bad reference '${{{body}}}': expected {FORMS}")
+
+
+def _split_args(text: str) -> list[str]:
+    """Top-level comma-separated arguments (commas inside parentheses stay)."""
+    args, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        depth += (c == "(") - (c == ")")
+        if c == "," and depth == 0:
+            args.append(text[start:i].strip())
+            start = i + 1
+    args.append(text[start:].strip())
+    return [a for a in args if a]
 
 
 def bodies(text: str) -> list[str]:

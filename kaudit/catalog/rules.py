@@ -78,9 +78,7 @@ def param_references(rule: Rule) -> set[str]:
                 ref = parse_ref(body)
             except RefError:
                 continue            # reported by the pack checks
-            ref = ref.of or ref
-            if ref.kind == "params":
-                names.add(ref.path)
+            names.update(leaf.path for leaf in ref.leaves() if leaf.kind == "params")
     return names
 
 

@@ -12,6 +12,7 @@ from kaudit.evaluate.operators import (
     OperatorError,
     to_network,
 )
+from kaudit.evaluate.operators.base import Sourced
 
 _REF_RE = REF
 
@@ -49,6 +50,10 @@ def _walk(ref: Ref, env: _Env, tree: dict[str, Any] | None) -> Any:
         if tree is None:
             raise EvalError(f"${{{ref}}} needs a host's facts")
         return _lookup(tree, ref.path, env)
+    if ref.kind == "first":
+        return _first(ref, env, tree)
+    if ref.kind in ("min", "max"):
+        return _extreme(ref, env)
     if ref.kind == "nth_ip":
         net = to_network(_walk(ref.of, env, tree) if ref.of else ref.cidr)
         try:
@@ -58,6 +63,36 @@ def _walk(ref: Ref, env: _Env, tree: dict[str, Any] | None) -> Any:
     if ref.path in ("total", "all"):          # count
         return len(env.hosts)
     return env.role_counts.get(ref.path, 0)
+
+
+def _first(ref: Ref, env: _Env, tree: dict[str, Any] | None) -> Any:
+    """The first option that is set; a fallback's text says where it came from."""
+    missing: list[str] = []
+    for i, option in enumerate(ref.options):
+        try:
+            value = _walk(option, env, tree)
+        except (MissingFact, UnsetReference):
+            missing.append(str(option))
+            continue
+        if i and isinstance(value, str):
+            return Sourced(value, str(option))
+        return value
+    raise UnsetReference(" and ".join(missing))
+
+
+def _extreme(ref: Ref, env: _Env) -> Any:
+    """The least or greatest number at a fact path over the scanned hosts that have it."""
+    found = []
+    for hf in env.hosts:
+        try:
+            value = resolve(hf.facts, ref.path)
+        except MissingFact:
+            continue
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            found.append(value)
+    if not found:
+        raise UnsetReference(f"facts.{ref.path} on any scanned host")
+    return min(found) if ref.kind == "min" else max(found)
 
 
 def _text(value: Any) -> str:

@@ -20,6 +20,18 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+class Sourced(str):
+    """A text value that a `${first(...)}` reference took from a fallback: `source`
+    names where it came from, so a finding can say "1.35 (from versions.kubeadm)"."""
+
+    source: str
+
+    def __new__(cls, text: str, source: str) -> Sourced:
+        obj = super().__new__(cls, text)
+        obj.source = source
+        return obj
+
+
 def _type_name(value: Any) -> str:
     if value is MISSING:
         return "nothing (fact absent)"

@@ -54,15 +54,18 @@ def _text(minor: tuple[int, int]) -> str:
     return f"{minor[0]}.{minor[1]}"
 
 
-def _spec(value: Any) -> tuple[str, str, bool]:
+def _spec(value: Any) -> tuple[str, str, bool, str]:
     if not isinstance(value, dict) or "list" not in value or "version" not in value:
         raise OperatorError("known_name needs a value {list: NAME, version: VERSION}")
-    return str(value["list"]), str(value["version"]), bool(value.get("normalise", True))
+    # A version a `${first(...)}` fallback supplied says where it came from.
+    source = getattr(value["version"], "source", "")
+    return (str(value["list"]), str(value["version"]), bool(value.get("normalise", True)),
+            str(source))
 
 
 @_op("known_name")
 def _known_name(value: Any) -> CompiledOp:
-    listname, version, normalise = _spec(value)
+    listname, version, normalise, source = _spec(value)
     family, filename = _family(listname)
     m = _MINOR.match(version.strip())
     if not m:
@@ -88,6 +91,8 @@ def _known_name(value: Any) -> CompiledOp:
     else:
         chosen = have[0]
         note = f" (it is {_text(want)}, older than kaudit's data: judged by {_text(chosen)})"
+    if source:
+        note += f" (version from {source})"
     known = names(family, chosen, filename)
 
     def norm(fact: Any) -> str:
