@@ -124,3 +124,38 @@ def test_a_component_with_no_known_version_is_an_error_naming_what_was_missing()
     assert result.status == "error"
     for name in ("facts.versions.kubelet", "facts.versions.kubeadm", "vars.k8s_version"):
         assert name in result.message
+
+
+@pytest.mark.parametrize(("where", "name", "version", "says"), [
+    (("kubelet",), "pod-infra-container-image", "1.35.0", "sandbox (pause) image"),
+    (("kubernetes", "manifests", "kube-apiserver"), "cloud-provider", "1.35.0",
+     "external cloud-controller-manager"),
+    (("kubernetes", "manifests", "etcd"), "experimental-initial-corrupt-check", "3.7.0",
+     "use --feature-gates=InitialCorruptCheck=true"),
+])
+def test_a_removed_name_says_what_replaced_it(where: tuple[str, ...], name: str, version: str,
+                                             says: str) -> None:
+    facts = stock("1.35")
+    node = facts
+    for key in where:
+        node = node[key]
+    node["flag_names"].append(name)
+    if where[-1] == "etcd":
+        node["version"] = version
+    status, message = _status(facts)
+    assert status == "fail" and "removed: last in" in message and says in message
+
+
+def test_etcd_flags_deprecated_in_its_version_are_a_low_finding_not_a_failure() -> None:
+    facts = stock("1.33")                                   # etcd 3.5 flags ...
+    facts["kubernetes"]["manifests"]["etcd"]["version"] = "3.6.5"     # ... on etcd 3.6
+    facts["kubernetes"]["manifests"]["etcd"]["flag_names"].append(
+        "experimental-watch-progress-notify-interval")
+    assert _status(facts)[0] == "pass"                      # 3.6 still accepts it
+    (result,) = run_rule("cp.deprecated-flags", [host("m01", facts, ("master", "etcd"))],
+                         phase="installed")
+    assert result.status == "fail" and result.severity == "low"
+    assert "Use '--watch-progress-notify-interval' instead" in result.message
+    (clean,) = run_rule("cp.deprecated-flags", [host("m01", stock("1.35"), ("master", "etcd"))],
+                        phase="installed")
+    assert clean.status == "pass"

@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "rules" / "k8s"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
-OWN = {"support.tsv"}     # kaudit's own data beside the upstream lists (kept by import)
+OWN = {"releases.tsv"}     # kaudit's own data beside the upstream lists (kept by import)
 
 
 def plan(src: Path) -> dict[str, Path]:

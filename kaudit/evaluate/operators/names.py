@@ -50,6 +50,25 @@ def names(family: str, minor: tuple[int, int], listname: str) -> frozenset[str]:
     return frozenset(ln for ln in text.splitlines() if ln and not ln.startswith("#"))
 
 
+@functools.cache
+def replacements(family: str) -> dict[tuple[str, str], str]:
+    """(list file, removed name) -> what to use instead: rules/k8s/replacements.tsv,
+    and for etcd the experimental-flag migrations (etcd-experimental-flags.tsv)."""
+    root = shipped("rules").joinpath("k8s")
+    table: dict[tuple[str, str], str] = {}
+    if family == "etcd":
+        for line in root.joinpath("etcd-experimental-flags.tsv").read_text("utf-8").splitlines():
+            fields = line.split("\t")
+            if line and not line.startswith("#") and len(fields) > 4 and fields[4]:
+                table[("flags.txt", fields[0])] = fields[4]
+        return table
+    for line in root.joinpath("replacements.tsv").read_text("utf-8").splitlines():
+        fields = line.split("\t")
+        if line and not line.startswith("#") and len(fields) == 3:
+            table[(fields[0], fields[1])] = fields[2]
+    return table
+
+
 def _text(minor: tuple[int, int]) -> str:
     return f"{minor[0]}.{minor[1]}"
 
@@ -110,8 +129,54 @@ def _known_name(value: Any) -> CompiledOp:
             where = f"never in {_text(have[0])}-{_text(have[-1])}"
         elif seen[-1] < chosen:
             where = f"removed: last in {_text(seen[-1])}"
+            instead = replacements(family).get((filename, name))
+            if instead:
+                where += f"; use {instead}"
         else:
             where = f"added in {_text(seen[0])}"
         return where         # `each` puts the name in front
 
     return CompiledOp("known_name", test, f"known to {component} {_text(chosen)}{note}", explain)
+
+
+@functools.cache
+def statuses(family: str, minor: tuple[int, int], listname: str) -> dict[str, str]:
+    """name -> status ('active', 'ignored', 'deprecated: <message>') of a status table."""
+    table: dict[str, str] = {}
+    for line in names(family, minor, listname):
+        name, _, status = line.partition("\t")
+        table[name] = status.strip()
+    return table
+
+
+@_op("name_status")
+def _name_status(value: Any) -> CompiledOp:
+    """A name the component accepts but deprecates, or accepts and ignores: fails
+    with upstream's own message (it names the replacement where there is one)."""
+    listname, version, normalise, source = _spec(value)
+    family, filename = _family(listname)
+    m = _MINOR.match(version.strip())
+    if not m:
+        raise OperatorError(f"name_status: {version!r} is not a version")
+    want = (int(m.group(1)), int(m.group(2)))
+    have = minors(family)
+    chosen = want if want in have else (have[-1] if want > have[-1] else have[0])
+    table = statuses(family, chosen, filename)
+    note = f" (version from {source})" if source else ""
+
+    def norm(fact: Any) -> str:
+        text = str(fact)
+        return text.replace("_", "-") if normalise else text
+
+    def test(fact: Any) -> bool:
+        return table.get(norm(fact), "active") == "active"
+
+    def explain(fact: Any) -> str:
+        status = table.get(norm(fact), "active")
+        if status == "ignored":
+            return "accepted and ignored: its value has no effect"
+        return status.removeprefix("deprecated: ").strip() or "deprecated"
+
+    what = "etcd" if family == "etcd" else "Kubernetes"
+    return CompiledOp("name_status", test,
+                      f"not deprecated or ignored in {what} {_text(chosen)}{note}", explain)
