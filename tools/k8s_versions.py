@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "rules" / "k8s"
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet")
-OWN = {"releases.tsv"}     # kaudit's own data beside the upstream lists (kept by import)
+# kaudit's own data beside the upstream lists (kept by import): rules/k8s/OWN-DATA.md
+OWN = {"releases.tsv", "replacements.tsv", "OWN-DATA.md"}
 
 
 def plan(src: Path) -> dict[str, Path]:
