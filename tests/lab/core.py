@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import boot, pki, rootfs
 from .fleet import Fleet, HostSpec
 from .hostview import build_upper, launch_script, render
 from .run import LabError, run
@@ -68,12 +69,12 @@ class Lab:
         tmp.write_text(json.dumps(state, indent=1))
         tmp.replace(self.workdir / STATE)
 
-    def up(self, timeout: float = 30.0) -> Lab:
+    def up(self, timeout: float | None = None) -> Lab:
         """Build the whole lab; on any failure everything made so far is removed."""
         self.workdir = Path(tempfile.mkdtemp(prefix=self.prefix))
         os.chmod(self.workdir, 0o755)
         try:
-            self._up(timeout)
+            self._up(timeout or (120.0 if self.fleet.boot else 30.0))
         except BaseException:
             self.down()
             raise
@@ -102,6 +103,8 @@ class Lab:
              "-f", str(self.client_key)])
         known = []
         started = []
+        root = rootfs.ensure() if f.boot else None
+        ca = pki.make_ca() if any(h.spec.get("pki") for h in f.hosts) else None
         for h in f.hosts:
             (self.workdir / h.name / "t").mkdir(parents=True)
             (self.workdir / h.name / "merged").mkdir()
@@ -113,8 +116,13 @@ class Lab:
             known.append(f"{h.address} {' '.join(Path(f'{key}.pub').read_text().split()[:2])}\n")
             loops = {mp: d.loop for mp, d in self.disks.get(h.name, {}).items()}
             values = self.values(h)
-            build_upper(h, hostdir / "upper", values, key,
-                        Path(f"{self.client_key}.pub").read_text())
+            client_pub = Path(f"{self.client_key}.pub").read_text()
+            build_upper(h, hostdir / "upper", values, key, client_pub, booted=root is not None)
+            if root is not None:
+                boot.write_units(h, hostdir / "upper", root)
+                boot.write_sshd(h, hostdir / "upper", key, client_pub)
+            if ca is not None and h.spec.get("pki"):
+                boot.write_pki(h, hostdir / "upper", ca[0], ca[1], f.inventory_vars.get("vip"))
             (hostdir / "proc").mkdir()
             for pname, text in (h.spec.get("proc") or {}).items():
                 (hostdir / "proc" / pname).write_text(render(str(text), values))
@@ -122,11 +130,16 @@ class Lab:
             if not h.sshd:
                 continue    # the fleet's "unreachable" host: address up, nothing listening
             script = hostdir / "launch.sh"
-            script.write_text(launch_script(h, hostdir, loops))
+            if root is not None:
+                script.write_text(boot.boot_script(h, hostdir, root, self.ns(h.name), loops))
+                argv = ["unshare", "--mount", "--propagation", "private", "bash", str(script)]
+            else:
+                script.write_text(launch_script(h, hostdir, loops))
+                argv = ["ip", "netns", "exec", self.ns(h.name), "unshare", "--mount", "--uts",
+                        "--propagation", "private", "bash", str(script)]
             with open(hostdir / "sshd.log", "wb") as log:
                 proc = subprocess.Popen(
-                    ["ip", "netns", "exec", self.ns(h.name), "unshare", "--mount", "--uts",
-                     "--propagation", "private", "bash", str(script)],
+                    argv,
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     start_new_session=True)
             self.pids.append(proc.pid)

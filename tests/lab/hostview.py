@@ -93,8 +93,9 @@ def _resolve(path: str, spec: dict[str, Any]) -> str:
 
 
 def build_upper(host: HostSpec, upper: Path, values: dict[str, str],
-                host_key: Path, client_pub: str) -> None:
-    """Write the host's overlay upper layer: fleet files, stand-ins, whiteouts."""
+                host_key: Path, client_pub: str, booted: bool = False) -> None:
+    """Write the host's overlay upper layer: fleet files, stand-ins, whiteouts. A
+    booted host (boot.py) has real systemd and its own sshd: neither is written here."""
     spec = host.spec
     for d in spec.get("opaque") or []:
         # An opaque upper directory hides the machine's own contents of it.
@@ -123,6 +124,10 @@ def build_upper(host: HostSpec, upper: Path, values: dict[str, str],
             continue
         _write(upper / STANDIN_DIR.lstrip("/") / name,
                "#!/bin/sh\n" + render(str(body), values), 0o755)
+    if booted:
+        for mp in spec.get("disks") or {}:
+            (upper / mp.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        return
     _write(upper / STANDIN_DIR.lstrip("/") / "systemctl",
            "#!/bin/sh\n" + _systemctl(spec.get("services") or {}, spec.get("swap_units") or []),
            0o755)
