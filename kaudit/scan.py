@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ class ScanRequest:
     parallel: int = 50
     waivers: str | None = None
     baseline: str | None = None
+    baseline_facts: str | None = None    # an earlier fact file: its facts as `baseline.*`
     today: date | None = None            # waiver expiry reference (UTC); None = today
     fail_on: Severity = "low"            # carried into the report (JUnit marks failures by it)
 
@@ -123,6 +124,14 @@ def collect_facts(hosts: Sequence[Host], cluster_vars: Mapping[str, Any], opts: 
                          parallel=parallel, progress=progress)
 
 
+def _baseline_facts(path: str) -> dict[str, dict[str, Any]]:
+    """Host name -> facts of an earlier fact file (`--baseline-facts`)."""
+    from kaudit.facts.factfile import load_facts
+
+    hosts, _, _ = load_facts(path)
+    return {hf.host.name: hf.facts for hf in hosts if hf.status == "ok"}
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -146,6 +155,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
         from kaudit.results.drift import load_baseline
 
         baseline = load_baseline(req.baseline)
+    earlier = _baseline_facts(req.baseline_facts) if req.baseline_facts else {}
     hosts, cluster_vars, collected_at = gather(req, progress)
     if req.save_facts:
         from kaudit.facts.factfile import save_facts
@@ -153,7 +163,11 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
         save_facts(req.save_facts, hosts, cluster_vars, inventory_path=req.inventory,
                    collected_at=started_at)
     phase = detect_phase(hosts) if req.phase == "auto" else req.phase
-    results = evaluate(plan.rules, hosts, cluster_vars=cluster_vars, params=plan.params,
+    # Rules compare a host with its own earlier facts through `baseline.*` (empty when
+    # no baseline fact file was given, or the host was not in it).
+    judged = [replace(hf, facts={**hf.facts, "baseline": earlier.get(hf.host.name, {})})
+              for hf in hosts]
+    results = evaluate(plan.rules, judged, cluster_vars=cluster_vars, params=plan.params,
                        phase=phase, deselected=plan.deselected)
     notes: list[str] = []
     if req.waivers:

@@ -20,8 +20,18 @@ SEED_MODULES = ["ip_vs", "ip_vs_rr", "ip_vs_wrr", "ip_vs_sh", "nf_conntrack", "b
                 "overlay"]
 
 
+# The Rocky recordings predate the probe's health sections (certs, etcd metrics,
+# health endpoints, df -i): exactly these are noted as missing, nothing else.
+NEWER_SECTIONS = [f"{s}: section {s} missing from the probe output"
+                  for s in ("certs", "etcd-metrics", "health", "disks")]
+
+
 def load(name: str) -> tuple[dict[str, Any], list[str]]:
-    return parse_probe_output((FIXTURES / f"{name}.out").read_bytes())
+    facts, notes = parse_probe_output((FIXTURES / f"{name}.out").read_bytes())
+    if name.startswith("rocky9-"):
+        assert notes[-len(NEWER_SECTIONS):] == NEWER_SECTIONS, notes
+        notes = notes[:-len(NEWER_SECTIONS)]
+    return facts, notes
 
 
 @pytest.fixture(scope="module")

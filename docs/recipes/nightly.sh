@@ -35,12 +35,17 @@ mkdir -p "$state/reports" || exit 2
 stamp=$(date -u +%Y%m%dT%H%M%SZ)-$$
 report="$state/reports/kaudit-$stamp.json"
 baseline="$state/last.json"
+last_facts="$state/last-facts.json"
 
 # Build the argument list with `set --` so paths with spaces stay whole.
 if [ -n "$facts" ]; then
     set -- --facts "$facts"
 else
     set -- "$inventory" --save-facts "$state/reports/facts-$stamp.json"
+fi
+if [ -f "$last_facts" ]; then
+    # Counters (etcd leader changes) are compared with the last complete night.
+    set -- "$@" --baseline-facts "$last_facts"
 fi
 set -- "$@" --profile "$profile" --no-progress \
     -r terminal -r "json:$report" -r "junit:$state/reports/kaudit-$stamp.xml" \
@@ -64,6 +69,10 @@ case $rc in
     0|1)
         # A complete scan becomes the next baseline (copy, then atomic rename).
         cp "$report" "$baseline.tmp" && mv "$baseline.tmp" "$baseline"
+        if [ -z "$facts" ]; then
+            cp "$state/reports/facts-$stamp.json" "$last_facts.tmp" &&
+                mv "$last_facts.tmp" "$last_facts"
+        fi
         ;;
     *)
         echo "kaudit nightly: scan exited $rc; baseline $baseline kept" >&2

@@ -99,6 +99,7 @@ def scan(inventory: str | None, **kw: Any) -> None:
         phase=kw["phase"], variables=kw["variables"], rules_dirs=kw["rules_dirs"],
         only=kw["only"], skip=kw["skip"], save_facts=kw["save_facts"],
         parallel=kw["parallel"], waivers=kw["waivers"], baseline=kw["baseline"],
+        baseline_facts=kw["baseline_facts"],
         fail_on=kw["fail_on"],
     )
     if inventory:          # a fact file needs no connection options (nor their imports)

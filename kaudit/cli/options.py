@@ -92,6 +92,9 @@ scan_options = stack(
                  help="Evaluate a saved fact file instead of connecting."),
     click.option("--baseline", type=click.Path(dir_okay=False),
                  help="Earlier JSON report: mark results new / resolved / unchanged."),
+    click.option("--baseline-facts", type=click.Path(dir_okay=False),
+                 help="Earlier fact file (--save-facts): rules compare counters with it "
+                      "(etcd leader changes)."),
     click.option("-q", "--quiet", count=True, help="Less output on stderr."),
     click.option("-v", "--verbose", count=True, help="More output on stderr."),
 )

@@ -27,7 +27,7 @@ KP_SYSCTLS='net/ipv4/ip_forward net/bridge/bridge-nf-call-ip6tables
     net/bridge/bridge-nf-call-iptables fs/may_detach_mounts
     net/ipv4/conf/all/route_localnet vm/overcommit_memory vm/panic_on_oom
     fs/inotify/max_user_watches fs/inotify/max_user_instances fs/file-max fs/nr_open
-    net/netfilter/nf_conntrack_max net/ipv4/tcp_keepalive_time
+    net/netfilter/nf_conntrack_max net/netfilter/nf_conntrack_count net/ipv4/tcp_keepalive_time
     net/ipv4/tcp_keepalive_probes net/ipv4/tcp_keepalive_intvl
     net/ipv4/tcp_max_tw_buckets net/ipv4/tcp_tw_reuse net/ipv4/tcp_max_orphans
     net/ipv4/tcp_orphan_retries net/ipv4/tcp_syncookies net/ipv4/tcp_max_syn_backlog
@@ -157,6 +157,63 @@ rdglob() {
         [ "$kp_g" -gt 64 ] && break
         rd "$kp_f"
     done
+}
+
+# rdcerts FILE: only the CERTIFICATE blocks of a PEM file. A file that also
+# holds a private key (kubelet-client-current.pem) never sends the key: lines
+# outside BEGIN/END CERTIFICATE are not printed at all.
+rdcerts() {
+    if [ -f "$1" ] && [ -r "$1" ]; then
+        printf '@@kaudit:file %s\n' "$1"
+        kp_c=0
+        kp_in=0
+        while IFS= read -r kp_l || [ -n "$kp_l" ]; do
+            kp_c=$((kp_c + 1))
+            [ "$kp_c" -gt "$KP_LINES" ] && break
+            case $kp_l in
+                '-----BEGIN CERTIFICATE-----'*) kp_in=1; printf '%s\n' "$kp_l" ;;
+                '-----END CERTIFICATE-----'*) [ "$kp_in" = 1 ] && printf '%s\n' "$kp_l"; kp_in=0 ;;
+                *[!A-Za-z0-9+/=]*) kp_in=0 ;;
+                *) [ "$kp_in" = 1 ] && printf '%s\n' "$kp_l" ;;
+            esac
+        done <"$1"
+        printf '\n'
+    elif [ -e "$1" ]; then
+        printf '@@kaudit:unreadable %s\n' "$1"
+    fi
+}
+
+# rdkubecerts FILE: only the certificate fields of a kubeconfig
+# (certificate-authority-data, client-certificate-data, client-certificate);
+# client-key-data and tokens are never printed.
+rdkubecerts() {
+    if [ -f "$1" ] && [ -r "$1" ]; then
+        printf '@@kaudit:file %s\n' "$1"
+        kp_c=0
+        while IFS= read -r kp_l || [ -n "$kp_l" ]; do
+            kp_c=$((kp_c + 1))
+            [ "$kp_c" -gt "$KP_LINES" ] && break
+            case $kp_l in
+                *client-key*|*token*|*password*) ;;
+                *certificate-authority-data:*|*client-certificate-data:*|*client-certificate:*)
+                    printf '%s\n' "$kp_l" ;;
+            esac
+        done <"$1"
+        printf '\n'
+    elif [ -e "$1" ]; then
+        printf '@@kaudit:unreadable %s\n' "$1"
+    fi
+}
+
+# rdflag FILE FLAG: kp_fv = the value of --FLAG=VALUE in a static pod manifest.
+rdflag() {
+    kp_fv=
+    [ -r "$1" ] || return 0
+    while IFS= read -r kp_l || [ -n "$kp_l" ]; do
+        case $kp_l in
+            *--"$2"=*) kp_fv=${kp_l#*--"$2"=}; kp_fv=${kp_fv%%[\"\' ]*}; break ;;
+        esac
+    done <"$1"
 }
 
 # cmd NAME SECONDS CMD...: run CMD (stdin /dev/null, stderr merged) bounded
@@ -628,6 +685,56 @@ main() {
 
     sec keepalived
     rdred /etc/keepalived/keepalived.conf
+
+    sec certs
+    # Certificates only: rdcerts and rdkubecerts never print a private key.
+    for kp_f in /etc/kubernetes/pki/*.crt /etc/kubernetes/pki/etcd/*.crt \
+        /var/lib/kubelet/pki/kubelet-client-current.pem /var/lib/kubelet/pki/kubelet.crt; do
+        rdcerts "$kp_f"
+    done
+    for kp_f in admin super-admin controller-manager scheduler kubelet; do
+        rdkubecerts "/etc/kubernetes/$kp_f.conf"
+    done
+
+    sec etcd-metrics
+    # The address kubeadm gives etcd for metrics (http://127.0.0.1:2381), from its
+    # manifest; only the few families the health rules read leave the host.
+    rdflag /etc/kubernetes/manifests/etcd.yaml listen-metrics-urls
+    kp_mu=${kp_fv%%,*}
+    printf 'url=%s\n' "$kp_mu"
+    case $kp_mu in
+        http://*)
+            cmd metrics 5 sh -c 'curl -sS --max-time 4 "$1/metrics" | grep -E "^etcd_(mvcc_db_total_size(_in_use)?_in_bytes|server_quota_backend_bytes|server_has_leader|server_leader_changes_seen_total|disk_wal_fsync_duration_seconds_(bucket|count|sum)|disk_backend_commit_duration_seconds_(bucket|count|sum)|server_version)[ {]"' sh "$kp_mu" ;;
+    esac
+
+    sec health
+    # key=value lines first: they precede the framed blocks.
+    kp_sp=
+    if [ -f /etc/kubernetes/manifests/kube-apiserver.yaml ]; then
+        rdflag /etc/kubernetes/manifests/kube-apiserver.yaml secure-port
+        kp_sp=${kp_fv:-6443}
+        printf 'apiserver_port=%s\n' "$kp_sp"
+    fi
+    kp_kl=0
+    if [ -f /var/lib/kubelet/config.yaml ] || have kubelet; then
+        kp_kl=1
+        printf 'kubelet=1\n'
+    fi
+    if [ -n "$kp_sp" ]; then
+        cmd apiserver-livez 4 curl -sk --max-time 3 -w '\nhttp_code=%{http_code}\n' \
+            "https://127.0.0.1:$kp_sp/livez"
+    fi
+    if [ "$kp_kl" = 1 ]; then
+        cmd kubelet-healthz 4 curl -s --max-time 3 -w '\nhttp_code=%{http_code}\n' \
+            http://127.0.0.1:10248/healthz
+    fi
+
+    sec disks
+    for kp_p in / /var/lib/etcd /var/lib/kubelet /var/lib/containerd /data; do
+        [ -e "$kp_p" ] || continue
+        cmd "df $kp_p" 3 df -Pk -- "$kp_p/"
+        cmd "dfi $kp_p" 3 df -Pi -- "$kp_p/"
+    done
 
     sec done
     kp_e=$(date +%s.%N 2>/dev/null </dev/null)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kaudit.facts.parsers import kube, lb, network, storage, system, timesync
+from kaudit.facts.parsers import health, kube, lb, network, storage, system, timesync
 from kaudit.facts.parsers.frame import Ctx, MissingSection, cap, split_output
 
 MAX_OUTPUT = 32 * 1024 * 1024     # characters of probe output looked at
@@ -48,6 +48,10 @@ PARSERS: tuple[tuple[str, Parser], ...] = (
     ("containerd", kube.parse_containerd),
     ("haproxy", lb.parse_haproxy),
     ("keepalived", lb.parse_keepalived),
+    ("certs", health.parse_certs),
+    ("etcd-metrics", health.parse_etcd_metrics),
+    ("health", health.parse_health),
+    ("disks", health.parse_disks),
 )
 
 

@@ -20,6 +20,7 @@ CLUSTER_VARS: dict[str, Any] = {
     "service_cidr": None,
     "timezone": None,
     "k8s_version": None,
+    "lb_dns_name": None,
 }
 
 # Kubespray's names for the same things (loadbalancer_apiserver is handled apart).
@@ -28,6 +29,7 @@ KUBESPRAY_VARS: dict[str, str] = {
     "kube_service_addresses": "service_cidr",
     "kube_apiserver_port": "apiserver_port",
     "kube_version": "k8s_version",
+    "apiserver_loadbalancer_domain_name": "lb_dns_name",
 }
 
 GROUP_ROLES: dict[str, str] = {

@@ -33,6 +33,22 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 """
+# The kubelet stand-in answers the kubelet's health endpoint as the kubelet does.
+KUBELET_STANDIN_PY = """\
+import http.server
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ok = self.path == "/healthz"
+        self.send_response(200 if ok else 404)
+        self.end_headers()
+        self.wfile.write(b"ok" if ok else b"404 page not found")
+
+
+http.server.HTTPServer(("127.0.0.1", 10248), Handler).serve_forever()
+"""
+KUBELET_STANDIN = "/usr/bin/python3 /usr/local/lib/kaudit-lab/kubelet-standin.py"
 # Units of the root's packages, where Debian names them differently.
 PACKAGE_UNIT_NAMES = {"chronyd": "chrony", "etcd": "etcd", "sshd": "ssh"}
 
@@ -67,10 +83,13 @@ def write_units(host: HostSpec, upper: Path, root: Path) -> None:
         unit = _unit_file(name)
         active, enabled = str(state[0]), str(state[1])
         if not _packaged(name):
-            # No package ships it: a unit that sleeps plays it (kubelet).
+            # No package ships it: a unit plays it (the kubelet's answers its healthz).
+            run = KUBELET_STANDIN if name == "kubelet" else "/bin/sleep infinity"
+            if name == "kubelet":
+                _write(upper / "usr/local/lib/kaudit-lab/kubelet-standin.py", KUBELET_STANDIN_PY)
             _write(upper / UNIT_DIR / unit,
                    f"[Unit]\nDescription=kaudit lab stand-in for {name}\n"
-                   "[Service]\nExecStart=/bin/sleep infinity\n"
+                   f"[Service]\nExecStart={run}\n"
                    "[Install]\nWantedBy=multi-user.target\n")
         target = f"/{UNIT_DIR}/{unit}" if not _packaged(name) else f"/lib/systemd/system/{unit}"
         if enabled == "enabled":
@@ -99,13 +118,10 @@ def write_units(host: HostSpec, upper: Path, root: Path) -> None:
                "[Install]\nWantedBy=multi-user.target\n")
         start.append(unit)
     if start:
-        _write(upper / UNIT_DIR / "kaudit-lab-start.service",
-               "[Unit]\nDescription=kaudit lab: units that run without being enabled\n"
-               "After=network.target\n[Service]\nType=oneshot\nRemainAfterExit=yes\n"
-               f"ExecStart=/bin/systemctl --no-block start {' '.join(start)}\n")
-        link = upper / WANTS / "kaudit-lab-start.service"
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(f"/{UNIT_DIR}/kaudit-lab-start.service", link)
+        # Pulled in at boot by the target itself: running, yet not enabled (systemctl
+        # is-enabled reads [Install] links, which these units do not get).
+        _write(upper / UNIT_DIR / "multi-user.target.d" / "kaudit-lab.conf",
+               f"[Unit]\nWants={' '.join(start)}\n")
 
 
 def write_sshd(host: HostSpec, upper: Path, host_key: Path, client_pub: str) -> None:

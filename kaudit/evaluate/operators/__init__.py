@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kaudit.evaluate.operators import fleet_ops, names, scalar_ops, skew, support
+from kaudit.evaluate.operators import counters, fleet_ops, names, scalar_ops, skew, support
 from kaudit.evaluate.operators.base import MISSING, OperatorError
 from kaudit.evaluate.operators.equality import _EqIndex, as_bool, values_equal
 from kaudit.evaluate.operators.networks import (
@@ -32,7 +32,7 @@ from kaudit.evaluate.operators.units import (
     parse_size,
 )
 
-assert fleet_ops and names and scalar_ops and skew and support   # registered on import
+assert counters and fleet_ops and names and scalar_ops and skew and support  # registered
 
 
 def _plain(name: str) -> Callable[..., bool]:
