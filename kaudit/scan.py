@@ -42,8 +42,11 @@ class ScanRequest:
     waivers: str | None = None
     baseline: str | None = None
     baseline_facts: str | None = None    # an earlier fact file: its facts as `baseline.*`
+    inventory_format: str = "auto"
+    kubeadm_config: str | None = None
     today: date | None = None            # waiver expiry reference (UTC); None = today
     fail_on: Severity = "low"            # carried into the report (JUnit marks failures by it)
+    inventory_notes: list[str] = field(default_factory=list)   # set by gather
 
 
 @dataclass
@@ -101,7 +104,9 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
         raise KauditError("give an inventory file or --facts FILE")
     from kaudit.inventory import load_inventory
 
-    inv = load_inventory(req.inventory, req.variables)
+    inv = load_inventory(req.inventory, req.variables, fmt=req.inventory_format,
+                         kubeadm_config=req.kubeadm_config)
+    req.inventory_notes = list(inv.notes)
     hosts = collect_facts(inv.hosts, inv.vars, req.ssh, parallel=req.parallel,
                     progress=progress)
     return hosts, dict(inv.vars), None
@@ -169,7 +174,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
               for hf in hosts]
     results = evaluate(plan.rules, judged, cluster_vars=cluster_vars, params=plan.params,
                        phase=phase, deselected=plan.deselected)
-    notes: list[str] = []
+    notes: list[str] = [f"inventory: {n}" for n in req.inventory_notes]
     if req.waivers:
         from kaudit.results.waivers import apply_waivers
 

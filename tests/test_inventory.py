@@ -453,7 +453,7 @@ def test_cluster_vars_defaults_and_ipv6() -> None:
     assert inv.vars["lb_port"] == CLUSTER_VARS["lb_port"] == 16443
     assert inv.vars["apiserver_port"] == CLUSTER_VARS["apiserver_port"] == 6443
     assert set(CLUSTER_VARS) == {"vip", "lb_port", "apiserver_port", "node_cidr", "pod_cidr",
-                                 "service_cidr", "timezone", "k8s_version"}
+                                 "service_cidr", "timezone", "k8s_version", "lb_dns_name"}
 
 
 def test_kubespray_names_in_ini() -> None:
@@ -619,10 +619,14 @@ def test_group_vars_templates(tmp_path: Path) -> None:
     gv = write(tmp_path, "group_vars/all/all.yml", """\
         kube_pods_subnet: "{{ '10.0.0.0/16' | ipaddr }}"
         """)
-    with pytest.raises(InventoryError) as info:
-        load_inventory(inv_path)
-    assert str(info.value).startswith(f"{gv}:1: pod_cidr: cannot evaluate template")
-    assert "--var pod_cidr=VALUE" in str(info.value)
+    # Unresolved, not fatal: pod_cidr stays unset (never the literal {{ ... }}), and
+    # the note and the var's origin name the file and line.
+    inv = load_inventory(inv_path)
+    assert "pod_cidr" not in inv.vars
+    (note,) = [n for n in inv.notes if "pod_cidr" in n]
+    assert f"{gv}:1: pod_cidr: cannot evaluate template" in note
+    assert "--var pod_cidr=VALUE" in note
+    assert inv.origins["pod_cidr"] == f"unresolved ({gv}:1)"
     # ...and the override fixes it
     inv = load_inventory(inv_path, {"pod_cidr": "10.0.0.0/16"})
     assert inv.vars["pod_cidr"] == "10.0.0.0/16"
@@ -698,15 +702,16 @@ def test_unreadable_binary_and_non_utf8_files(tmp_path: Path) -> None:
     assert isinstance(info.value, InputError) and info.value.exit_code == 2
 
 
-def test_yaml_inventory_is_refused_clearly(tmp_path: Path) -> None:
-    p = write(tmp_path, "hosts.yml", "all:\n  hosts:\n    m01:\n")
-    with pytest.raises(InventoryError, match="YAML inventories are not supported yet"):
-        load_inventory(p)
-    p = write(tmp_path, "hosts", "all:\n  hosts:\n    m01:\n")
+def test_a_yaml_inventory_is_read_as_yaml_by_content(tmp_path: Path) -> None:
+    p = write(tmp_path, "hosts", "all:\n  hosts:\n    m01:\n      ansible_host: 10.0.0.1\n")
+    inv = load_inventory(p)
+    assert inv.format == "yaml" and [(h.name, h.address) for h in inv.hosts] == [
+        ("m01", "10.0.0.1")]
+    # Forced to INI, the same text is an INI error naming the line.
     with pytest.raises(InventoryError) as info:
-        load_inventory(p)
-    assert str(info.value) == (f"{p}:1: 'all:' is not a host (is this a YAML inventory? "
-                               "only the INI format is supported)")
+        load_inventory(p, fmt="ini")
+    assert str(info.value).startswith(f"{p}:1: 'all:' is not a host")
+    assert "--inventory-format" in str(info.value)
 
 
 def test_parse_inventory_ignores_group_vars() -> None:

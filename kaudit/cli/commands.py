@@ -99,8 +99,8 @@ def scan(inventory: str | None, **kw: Any) -> None:
         phase=kw["phase"], variables=kw["variables"], rules_dirs=kw["rules_dirs"],
         only=kw["only"], skip=kw["skip"], save_facts=kw["save_facts"],
         parallel=kw["parallel"], waivers=kw["waivers"], baseline=kw["baseline"],
-        baseline_facts=kw["baseline_facts"],
-        fail_on=kw["fail_on"],
+        baseline_facts=kw["baseline_facts"], inventory_format=kw["inventory_format"],
+        kubeadm_config=kw["kubeadm_config"], fail_on=kw["fail_on"],
     )
     if inventory:          # a fact file needs no connection options (nor their imports)
         req.ssh = _ssh_options(kw)
@@ -131,7 +131,10 @@ def collect(inventory: str, output: str, variables: dict[str, str], **kw: Any) -
     from kaudit.scan import now_iso
 
     started_at = now_iso()
-    inv = load_inventory(inventory, variables)
+    inv = load_inventory(inventory, variables, fmt=kw["inventory_format"],
+                         kubeadm_config=kw["kubeadm_config"])
+    for note in inv.notes:
+        click.echo(f"kaudit: inventory: {note}", err=True)
     progress = Progress(not kw["no_progress"])
     try:
         hosts = do_collect(inv.hosts, inv.vars, _ssh_options(kw),
@@ -287,24 +290,31 @@ def inventory() -> None:
 @var_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True)
-def inventory_show(path: str, variables: dict[str, str], fmt: str) -> None:
-    """Show parsed hosts, roles and cluster vars."""
+def inventory_show(path: str, variables: dict[str, str], fmt: str, inventory_format: str,
+                   kubeadm_config: str | None) -> None:
+    """Show parsed hosts, roles and cluster vars, and where each var came from."""
     from tabulate import tabulate
 
     from kaudit.inventory import load_inventory
 
-    inv = load_inventory(path, variables)
+    inv = load_inventory(path, variables, fmt=inventory_format, kubeadm_config=kubeadm_config)
     if fmt == "json":
-        click.echo(json.dumps({"hosts": [h.to_dict() for h in inv.hosts], "vars": inv.vars},
+        click.echo(json.dumps({"format": inv.format,
+                               "hosts": [h.to_dict() for h in inv.hosts], "vars": inv.vars,
+                               "origins": inv.origins, "notes": inv.notes},
                               indent=2, default=str))
         return
-    rows = [(h.name, h.address, h.port or "", h.user or "", ",".join(h.roles),
+    click.echo(f"format: {inv.format}")
+    rows = [(h.name, h.address, h.ip or "", h.port or "", h.user or "", ",".join(h.roles),
              h.connection) for h in inv.hosts]
-    click.echo(tabulate(rows, headers=["host", "address", "port", "user", "roles",
-                                       "connection"]))
+    click.echo(tabulate(rows, headers=["host", "address", "cluster ip", "port", "user",
+                                       "roles", "connection"]))
     click.echo()
-    click.echo(tabulate(sorted((k, str(v)) for k, v in inv.vars.items()),
-                        headers=["cluster var", "value"]))
+    names = sorted(set(inv.vars) | set(inv.origins))
+    click.echo(tabulate([(k, str(inv.vars.get(k, "")), inv.origins.get(k, "")) for k in names],
+                        headers=["cluster var", "value", "from"]))
+    for note in inv.notes:
+        click.echo(f"note: {note}")
 
 
 def main() -> None:

@@ -57,9 +57,16 @@ connection_options = stack(
     click.option("--no-progress", is_flag=True, help="No progress display on stderr."),
 )
 
-var_option = click.option(
-    "--var", "variables", multiple=True, callback=_kv, metavar="KEY=VALUE",
-    help="Override a cluster var (repeatable).")
+var_option = stack(
+    click.option("--var", "variables", multiple=True, callback=_kv, metavar="KEY=VALUE",
+                 help="Override a cluster var (repeatable)."),
+    click.option("--inventory-format", type=click.Choice(["auto", "ini", "yaml", "kubekey"]),
+                 default="auto", show_default=True,
+                 help="Inventory format; auto detects INI, Ansible YAML or KubeKey by content."),
+    click.option("--kubeadm-config", type=click.Path(dir_okay=False),
+                 help="kubeadm.yaml (ClusterConfiguration, InitConfiguration) as the cluster "
+                      "plan: pod/service CIDRs, VIP and port, version."),
+)
 
 rules_dir_option = click.option(
     "--rules", "rules_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),

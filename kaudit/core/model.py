@@ -43,6 +43,13 @@ class Host:
     line: int | None = None
     secrets: dict[str, str] = field(default_factory=dict, repr=False, hash=False,
                                     compare=False)
+    # The address Kubernetes binds to, where the inventory names one apart from the SSH
+    # address (Kubespray `ip`/`access_ip`, KubeKey internalAddress); None: `address`.
+    ip: str | None = None
+
+    @property
+    def cluster_address(self) -> str:
+        return self.ip or self.address
 
     def to_dict(self) -> dict[str, Any]:
         """Inventory entry as stored in fact files (no secrets)."""
@@ -50,6 +57,7 @@ class Host:
             "name": self.name, "address": self.address, "roles": list(self.roles),
             "user": self.user, "port": self.port, "identity": self.identity,
             "connection": self.connection, "groups": list(self.groups), "vars": self.vars,
+            **({"ip": self.ip} if self.ip else {}),
         }
 
     @classmethod
@@ -58,7 +66,7 @@ class Host:
             name=data["name"], address=data["address"], roles=tuple(data.get("roles", ())),
             user=data.get("user"), port=data.get("port"), identity=data.get("identity"),
             connection=data.get("connection", "ssh"), groups=tuple(data.get("groups", ())),
-            vars=dict(data.get("vars") or {}),
+            vars=dict(data.get("vars") or {}), ip=data.get("ip"),
         )
 
 
@@ -70,6 +78,11 @@ class Inventory:
     hosts: list[Host]
     vars: dict[str, Any] = field(default_factory=dict)
     groups: dict[str, list[str]] = field(default_factory=dict)
+    # Where each cluster var came from ("group_vars/k8s_cluster/k8s-cluster.yml:94",
+    # "default", "--var"), and values that could not be used (a Jinja expression).
+    origins: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    format: str = "ini"
 
     def by_role(self, role: str) -> list[Host]:
         return [h for h in self.hosts if role in h.roles]

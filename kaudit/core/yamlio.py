@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import io
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -258,3 +259,26 @@ def dump_yaml(data: Any) -> str:
     buf = io.StringIO()
     y.dump(to_plain(data), buf)
     return buf.getvalue()
+
+
+_DOC_START = re.compile(r"^---(?:\s|$)")
+
+
+def load_yaml_documents(path: str | Path, *, text: str | None = None,
+                        error: type[InputError] = InputError) -> list[tuple[Any, int]]:
+    """Every `---`-separated document of a file as (tree, first line); positions stay
+    the file's own (each document is parsed with the lines before it blanked)."""
+    if text is None:
+        text = read_text(path, error=error)
+    lines = text.removeprefix("\ufeff").splitlines()
+    starts = [0] + [i for i, ln in enumerate(lines) if _DOC_START.match(ln)]
+    out = []
+    for n, start in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(lines)
+        body = lines[start:end]
+        if body and _DOC_START.match(body[0]):
+            body = ["", *body[1:]]          # the marker line itself, blanked
+        tree = load_yaml(path, text="\n" * start + "\n".join(body) + "\n", error=error)
+        if tree is not None:
+            out.append((tree, start + 1))
+    return out

@@ -67,7 +67,7 @@ def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any],
     for hf in hosts:
         for role in dict.fromkeys(hf.host.roles):
             names.setdefault(role, []).append(hf.host.name)
-            addresses.setdefault(role, []).append(hf.host.address)
+            addresses.setdefault(role, []).append(hf.host.cluster_address)
     return {
         "inventory": {
             "vars": dict(cluster_vars),
@@ -75,7 +75,7 @@ def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any],
             "hosts_by_role": names,
             "addresses_by_role": addresses,
             "names": [hf.host.name for hf in hosts],
-            "addresses": [hf.host.address for hf in hosts],
+            "addresses": [hf.host.cluster_address for hf in hosts],
             "hostnames": [hf.facts["hostname"] for hf in ok if "hostname" in hf.facts],
             "cidrs": [cluster_vars[k] for k in _CIDR_VARS if cluster_vars.get(k)],
         },
@@ -86,7 +86,7 @@ def cluster_tree(hosts: Sequence[HostFacts], cluster_vars: Mapping[str, Any],
 def host_tree(hf: HostFacts, members: list[dict[str, str]]) -> dict[str, Any]:
     """A host's facts plus `inventory.*`: who the inventory says this host is, and every
     cluster member, so host rules can compare the host with the plan (hostname, /etc/hosts)."""
-    own = {"name": hf.host.name, "address": hf.host.address, "roles": list(hf.host.roles),
+    own = {"name": hf.host.name, "address": hf.host.cluster_address, "roles": list(hf.host.roles),
            "hosts": members}
     return {**hf.facts, "inventory": own}
 
@@ -240,7 +240,7 @@ def _evaluate(rules: Sequence[Rule], hosts: Sequence[HostFacts], *,
     counts = role_counts(hosts)
     env = _Env(params=params, vars=cluster_vars, hosts=hosts, role_counts=counts)
     env.cluster = cluster_tree(hosts, cluster_vars, counts)
-    members = [{"name": hf.host.name, "address": hf.host.address} for hf in hosts]
+    members = [{"name": hf.host.name, "address": hf.host.cluster_address} for hf in hosts]
     env.host_ctx = [_Ctx(host_tree(hf, members) if hf.status == "ok" else {}, hf.host.name,
                          _host_notes(hf), env) for hf in hosts]
     host_targets: list[tuple[HostFacts | None, _Ctx]] = list(

@@ -5,6 +5,8 @@ groups' vars (not `all`'s) minus connection vars, `role` and secrets."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kaudit.core.errors import InventoryError
 from kaudit.core.model import ROLES, Host, Inventory
 from kaudit.inventory.clustervars import _check_port, _cluster_vars
@@ -96,15 +98,14 @@ def _build(raw: _Raw, yaml_vars: dict[str, dict[str, Origin]],
     for h in hosts:
         for g in h.groups:
             groups_map[g].append(h.name)
-    cluster = _cluster_vars(raw, yaml_vars, depth, overrides)
-    return Inventory(path=path, hosts=hosts, vars=cluster, groups=groups_map)
+    cluster, origins, notes = _cluster_vars(raw, yaml_vars, depth, overrides)
+    notes = [*raw.notes, *notes]
+    return Inventory(path=path, hosts=hosts, vars=cluster, groups=groups_map, origins=origins,
+                     notes=notes, format=raw.format)
 
 
 def _with_role(host: Host, role: str) -> Host:
-    roles = tuple(r for r in ROLES if r in host.roles or r == role)
-    return Host(name=host.name, address=host.address, roles=roles, user=host.user,
-                port=host.port, identity=host.identity, connection=host.connection,
-                vars=host.vars, groups=host.groups, line=host.line, secrets=host.secrets)
+    return replace(host, roles=tuple(r for r in ROLES if r in host.roles or r == role))
 
 
 def _conn_fields(layer: dict[str, Origin]) -> dict[str, Origin]:
@@ -139,6 +140,14 @@ def _make_host(rh: _RawHost, resolved: dict[str, Origin], own: dict[str, Origin]
             raise InventoryError(f"invalid user name {user!r} (letters, digits, '.', '_', "
                                  "'-'; must not start with '-')", path=p, line=ln)
     port = _check_port(conn["port"], "ansible_port") if "port" in conn else None
+    # Kubespray: `ip` is the address Kubernetes binds to, `access_ip` the one others
+    # use; either is the host's cluster address (SSH still goes to ansible_host).
+    ip = None
+    for key in ("ip", "access_ip"):
+        if key in resolved and resolved[key][0] not in (None, "") \
+                and "{{" not in str(resolved[key][0]):
+            ip = _check_address(resolved[key])
+            break
     identity = None
     if "identity" in conn:
         value, p, ln = conn["identity"]
@@ -156,7 +165,7 @@ def _make_host(rh: _RawHost, resolved: dict[str, Origin], own: dict[str, Origin]
     return Host(name=rh.name, address=address,
                 roles=tuple(r for r in ROLES if r in roles), user=user, port=port,
                 identity=identity, connection=connection,  # type: ignore[arg-type]
-                vars=host_vars, groups=tuple(groups), line=rh.line, secrets=secrets)
+                vars=host_vars, groups=tuple(groups), line=rh.line, secrets=secrets, ip=ip)
 
 
 def _parse_roles(origin: Origin) -> set[str]:

@@ -66,10 +66,13 @@ def _lb_mapping(origin: Origin) -> dict[str, Any]:
 
 
 def _cluster_vars(raw: _Raw, yaml_vars: dict[str, dict[str, Origin]], depth: dict[str, int],
-                  overrides: dict[str, str] | None) -> dict[str, Any]:
+                  overrides: dict[str, str] | None
+                  ) -> tuple[dict[str, Any], dict[str, str], list[str]]:
+    """(cluster vars, where each came from, notes on values that could not be used)."""
     values: dict[str, Origin] = {k: (v, "default", None) for k, v in CLUSTER_VARS.items()
                                  if v is not None}
     extra: dict[str, Any] = {}
+    extra_at: dict[str, str] = {}
     groups = sorted((g for g in raw.group_order if g != "all"),
                     key=lambda g: (depth.get(g, 1), g))
     # Ansible order: INI group vars < group_vars/all < group_vars/<group>.
@@ -83,9 +86,11 @@ def _cluster_vars(raw: _Raw, yaml_vars: dict[str, dict[str, Origin]], depth: dic
     for group, layer in layers:
         if group == "all":
             values.update(_canonical(layer))
-            extra.update({k: v[0] for k, v in layer.items()
-                          if k not in CLUSTER_VARS and k not in KUBESPRAY_VARS
-                          and k != "loadbalancer_apiserver" and not is_secret(k)})
+            for k, v in layer.items():
+                if k not in CLUSTER_VARS and k not in KUBESPRAY_VARS \
+                        and k != "loadbalancer_apiserver" and not is_secret(k):
+                    extra[k] = v[0]
+                    extra_at[k] = _at(v)
             continue
         for key, origin in _canonical(layer).items():
             prev = seen.get(key)
@@ -95,19 +100,55 @@ def _cluster_vars(raw: _Raw, yaml_vars: dict[str, dict[str, Origin]], depth: dic
                     path=origin[1], line=origin[2])
             seen[key] = (group, origin)
             values[key] = origin
+    plan_notes: list[str] = []
+    for key, origin in raw.plan.items():
+        # A plan file given with the inventory (--kubeadm-config) over the inventory.
+        if key not in CLUSTER_VARS:
+            extra[key] = origin[0]
+            extra_at[key] = _at(origin)
+            continue
+        before = values.get(key)
+        if before is not None and before[1] != "default" and str(before[0]) != str(origin[0]):
+            plan_notes.append(f"{key}: the kubeadm config says {origin[0]} ({_at(origin)}), "
+                              f"the inventory {before[0]} ({_at(before)}); using the kubeadm "
+                              "config")
+        values[key] = origin
     for key, value in (overrides or {}).items():
         layer = _override_layer(key, value)
         if layer:
             values.update(layer)
         else:
             extra[key] = value
+            extra_at[key] = "--var"
     out: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    notes: list[str] = plan_notes
     for key in CLUSTER_VARS:
         if key in values:
-            origin = _resolve_template(key, values[key], values, extra)
+            try:
+                origin = _resolve_template(key, values[key], values, extra)
+            except InventoryError as exc:
+                # Unresolved, not fatal: the var stays unset (rules that need it are an
+                # error, naming it) and never reaches a rule as the literal {{ ... }}.
+                notes.append(f"unresolved: {exc}")
+                origins[key] = f"unresolved ({_at(values[key])})"
+                continue
             out[key] = _check_cluster_var(key, origin)
+            origins[key] = _at(origin)
+    for key, value in list(extra.items()):
+        if isinstance(value, str) and "{{" in value:
+            del extra[key]
+            notes.append(f"unresolved: {key} holds a Jinja expression, which kaudit does not "
+                         "evaluate; it is left unset")
     out.update(extra)
-    return out
+    origins.update({k: extra_at[k] for k in extra if k in extra_at})
+    return out, origins, notes
+
+
+def _at(origin: Origin) -> str:
+    """`file:line` of a value, or where it came from (default, --var)."""
+    _, p, ln = origin
+    return f"{p}:{ln}" if ln else p
 
 
 def _override_layer(key: str, value: str) -> dict[str, Origin]:

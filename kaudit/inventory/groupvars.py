@@ -18,22 +18,25 @@ def _load_group_vars(inv_path: Path, groups: list[str]) -> dict[str, dict[str, O
     if not base.is_dir():
         return out
     for group in groups:
-        files: list[Path] = []
-        for suffix in ("", ".yml", ".yaml", ".json"):
-            f = base / (group + suffix)
-            if f.is_file():
-                files.append(f)
-        d = base / group
-        if d.is_dir():
-            files.extend(sorted(p for p in d.iterdir() if p.is_file()
-                                and p.suffix in (".yml", ".yaml", ".json")
-                                and not p.name.startswith(".")))
-        merged: dict[str, Origin] = {}
-        for f in files:
-            merged.update(_load_vars_file(f))
+        merged = _vars_for(base, group)
         if merged:
             out[group] = merged
     return out
+
+
+def _vars_for(base: Path, name: str) -> dict[str, Origin]:
+    """<base>/<name>{,.yml,.yaml,.json} then <base>/<name>/*.{yml,yaml,json}, merged."""
+    files = [base / (name + s) for s in ("", ".yml", ".yaml", ".json")
+             if (base / (name + s)).is_file()]
+    d = base / name
+    if d.is_dir():
+        files.extend(sorted(p for p in d.iterdir() if p.is_file()
+                            and p.suffix in (".yml", ".yaml", ".json")
+                            and not p.name.startswith(".")))
+    merged: dict[str, Origin] = {}
+    for f in files:
+        merged.update(_load_vars_file(f))
+    return merged
 
 
 def _load_vars_file(path: Path) -> dict[str, Origin]:
@@ -65,3 +68,17 @@ def _plain(value: Any) -> Any:
     return str(getattr(value, "value", value))
 
 
+
+
+def _load_host_vars(inv_path: Path, hosts: list[str]) -> dict[str, dict[str, Origin]]:
+    """Vars from host_vars/<host>{,.yml,.yaml,.json} and host_vars/<host>/*; they win
+    over the host's inline vars, as in Ansible."""
+    base = inv_path.parent / "host_vars"
+    out: dict[str, dict[str, Origin]] = {}
+    if not base.is_dir():
+        return out
+    for host in hosts:
+        merged = _vars_for(base, host)
+        if merged:
+            out[host] = merged
+    return out

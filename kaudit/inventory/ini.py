@@ -145,8 +145,9 @@ def _parse_pattern(token: str, path: str,
             hostpart, _, port = hostpart.rpartition(":")
         names = _expand(hostpart, path, lineno)
     if port == "":
-        raise InventoryError(f"{token!r} is not a host (is this a YAML inventory? only the "
-                             "INI format is supported)", path=path, line=lineno)
+        raise InventoryError(f"{token!r} is not a host (a YAML inventory is read as YAML when "
+                             "it is a mapping of groups: all: {{hosts: ..., children: ...}}; "
+                             "or give --inventory-format)", path=path, line=lineno)
     if port is not None and not port.isdigit():
         raise InventoryError(f"invalid port {port!r} in {token!r}", path=path, line=lineno)
     for name in names:
@@ -254,6 +255,11 @@ def _add_child(raw: _Raw, parent: str, line: str, path: str, lineno: int) -> Non
         raise InventoryError(f"group {child!r} cannot be a child of {parent!r}",
                              path=path, line=lineno)
     raw.add_group(child, lineno)
+    _link(raw, parent, child, path, lineno)
+
+
+def _link(raw: _Raw, parent: str, child: str, path: str, lineno: int | None) -> None:
+    """`child` inside `parent` (both known groups); a cycle is an error at `lineno`."""
     if parent == "all":
         return
     if child == parent or parent in _descendants(raw, child):

@@ -1,4 +1,5 @@
-"""Loading an inventory: a file (INI plus group_vars/ beside it) or `@local`."""
+"""Loading an inventory: a file (INI, Ansible YAML or KubeKey, found by content, with
+group_vars/ and host_vars/ beside it), or `@local`; a kubeadm config as the plan."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from pathlib import Path
 
 from kaudit.core.errors import InventoryError
 from kaudit.core.model import Inventory
-from kaudit.core.yamlio import read_text
+from kaudit.core.yamlio import load_yaml, read_text
 from kaudit.inventory.build import _build
-from kaudit.inventory.groupvars import _load_group_vars
+from kaudit.inventory.groupvars import _load_group_vars, _load_host_vars
 from kaudit.inventory.ini import _parse_ini
+from kaudit.inventory.kubeadm import is_kubeadm_config, load_plan
+from kaudit.inventory.kubekey import _parse_kubekey, kubekey_kind
+from kaudit.inventory.kubespray import add_runtime_groups
+from kaudit.inventory.yamlinv import _parse_yaml_inventory, is_yaml_inventory
 
 
 def parse_inventory(text: str, path: str) -> Inventory:
@@ -35,16 +40,58 @@ def _local_text() -> str:
     return f"{name} ansible_host=127.0.0.1 ansible_connection=local\n"
 
 
-def load_inventory(path: str | Path, overrides: dict[str, str] | None = None) -> Inventory:
-    """Read an INI inventory plus group_vars/ beside it; `overrides` win over all."""
+FORMATS = ("auto", "ini", "yaml", "kubekey")
+
+
+def detect_format(text: str, path: str) -> str:
+    """ini, yaml or kubekey, by content (not by file name)."""
+    body = [ln.strip() for ln in text.splitlines()
+            if ln.strip() and not ln.lstrip().startswith(("#", ";"))]
+    if not body or body[0].startswith("["):
+        return "ini"
+    try:
+        tree = load_yaml(path, text=text, error=InventoryError)
+    except InventoryError:
+        return "ini"
+    if kubekey_kind(tree):
+        return "kubekey"
+    if is_kubeadm_config(tree):
+        raise InventoryError("this is a kubeadm configuration, not an inventory: give it as "
+                             "--kubeadm-config with an inventory of the hosts", path=path, line=1)
+    if is_yaml_inventory(tree):
+        return "yaml"
+    return "ini"
+
+
+def load_inventory(path: str | Path, overrides: dict[str, str] | None = None, *,
+                   fmt: str = "auto", kubeadm_config: str | Path | None = None) -> Inventory:
+    """Read an inventory (INI, Ansible YAML or KubeKey; `fmt` forces one) plus the
+    group_vars/ and host_vars/ beside it; a kubeadm config's plan over it; `overrides`
+    (--var) win over all."""
+    if fmt not in FORMATS:
+        raise InventoryError(f"unknown inventory format {fmt!r} (one of {', '.join(FORMATS)})")
     if str(path) == LOCAL_INVENTORY:
-        return _build(_parse_ini(_local_text(), LOCAL_INVENTORY), {}, overrides)
+        raw = _parse_ini(_local_text(), LOCAL_INVENTORY)
+        if kubeadm_config:
+            raw.plan = load_plan(kubeadm_config)
+        return _build(raw, {}, overrides)
     p = Path(path)
     text = read_text(p, error=InventoryError)
     name = str(path)
-    if p.suffix in (".yml", ".yaml") and not text.lstrip().startswith("["):
-        raise InventoryError("YAML inventories are not supported yet; use the INI format",
-                             path=name)
-    raw = _parse_ini(text, name)
+    kind = detect_format(text, name) if fmt == "auto" else fmt
+    if kind == "yaml":
+        raw = _parse_yaml_inventory(text, name)
+    elif kind == "kubekey":
+        raw = _parse_kubekey(text, name)
+    else:
+        raw = _parse_ini(text, name)
+    added = add_runtime_groups(raw)
+    if added:
+        raw.notes.append(f"Kubespray run-time groups added: {', '.join(added)} (as its "
+                         "playbooks build them), so their group_vars apply")
+    for host, layer in _load_host_vars(p, list(raw.hosts)).items():
+        raw.hosts[host].vars.update(layer)
+    if kubeadm_config:
+        raw.plan = load_plan(kubeadm_config)
     yaml_vars = _load_group_vars(p, raw.group_order)
     return _build(raw, yaml_vars, overrides)

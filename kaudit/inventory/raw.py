@@ -35,7 +35,8 @@ KUBESPRAY_VARS: dict[str, str] = {
 GROUP_ROLES: dict[str, str] = {
     **dict.fromkeys(("masters", "master", "control-plane", "control_plane",
                      "kube_control_plane", "kube-master"), "master"),
-    **dict.fromkeys(("workers", "worker", "nodes", "node", "kube_node"), "worker"),
+    **dict.fromkeys(("workers", "worker", "nodes", "node", "kube_node", "kube_worker",
+                     "kube-node"), "worker"),
     "etcd": "etcd",
 }
 
@@ -103,6 +104,9 @@ class _Raw:
     children: dict[str, list[str]] = field(default_factory=dict)
     parents: dict[str, list[str]] = field(default_factory=dict)
     group_vars: dict[str, dict[str, Origin]] = field(default_factory=dict)
+    format: str = "ini"
+    notes: list[str] = field(default_factory=list)
+    plan: dict[str, Origin] = field(default_factory=dict)   # canonical vars from a plan file
 
     def add_group(self, name: str, lineno: int = 0) -> None:
         if name not in self.children:
