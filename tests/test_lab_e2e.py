@@ -240,9 +240,18 @@ def test_lab_has_no_way_out(fleet_lab: labmod.Lab) -> None:
     assert fleet_lab.prefix not in root_links
 
 
+def _ns_pid(pid: int) -> int:
+    """The pid inside the process's own pid namespace (1: a container's init)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("NSpid:"):
+            return int(line.split()[-1])
+    return pid
+
+
 def test_by_hand_up_then_down_leaves_nothing() -> None:
-    """`python -m tests.lab up FLEET` leaves a lab running; `down --prefix` removes
-    its namespaces, processes, loop devices and work dir."""
+    """`python -m tests.lab up FLEET` leaves a lab running, `exec HOST -- CMD` runs a
+    command on one of its hosts; `down --prefix` removes its namespaces, processes,
+    loop devices and work dir."""
     _need_lab()
     repo = Path(__file__).resolve().parents[1]
     cmd = [sys.executable, "-m", "tests.lab"]
@@ -256,7 +265,13 @@ def test_by_hand_up_then_down_leaves_nothing() -> None:
         assert len(state["namespaces"]) == 7 and len(state["loops"]) == 9
         pids = [int(p) for ns in state["namespaces"]
                 for p in labmod.run(["ip", "netns", "pids", ns]).stdout.split()]
-        assert len(pids) == 6      # one sshd per host
+        # Six booted hosts: a systemd as PID 1 of each, its services and sshd.
+        inits = [p for p in pids if Path(f"/proc/{p}/comm").read_text().strip() == "systemd"
+                 and _ns_pid(p) == 1]
+        assert len(inits) == 6 and len(pids) > 6
+        up_cmd = subprocess.run([*cmd, "exec", "m02", "--", "systemctl", "is-active", "chronyd"],
+                                cwd=repo, capture_output=True, text=True, timeout=60)
+        assert up_cmd.returncode == 0 and up_cmd.stdout.strip() == "active", up_cmd.stderr
     finally:
         down = subprocess.run([*cmd, "down", "--prefix", prefix], cwd=repo, capture_output=True,
                               text=True, timeout=120, stdin=subprocess.DEVNULL)

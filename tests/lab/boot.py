@@ -75,6 +75,9 @@ def write_units(host: HostSpec, upper: Path, root: Path) -> None:
     """Enable, start, hold back or stand in for every unit the fleet names, as
     `systemctl enable` would (the wants link and the unit's aliases)."""
     spec = host.spec
+    # nspawn mounts the root; the fleet's /etc/fstab names the hosts' planned disks.
+    (upper / UNIT_DIR).mkdir(parents=True, exist_ok=True)
+    os.symlink("/dev/null", upper / UNIT_DIR / "systemd-remount-fs.service")
     services: dict[str, Any] = dict(spec.get("services") or {})
     services.setdefault("ssh", ["active", "enabled"])
     start: list[str] = []
@@ -108,7 +111,9 @@ def write_units(host: HostSpec, upper: Path, root: Path) -> None:
             start.append(unit)          # running but not enabled: started by the lab
         elif active != "active" and enabled == "enabled":
             # Enabled, yet not running: a condition no lab host meets holds it back.
-            _write(upper / UNIT_DIR / f"{unit}.d" / "kaudit-lab-held.conf",
+            # (named to sort last: an empty Condition...= in an earlier drop-in resets
+            # the list, as the lab root's chrony drop-in does)
+            _write(upper / UNIT_DIR / f"{unit}.d" / "zz-kaudit-lab-held.conf",
                    "[Unit]\nConditionPathExists=/run/kaudit-lab/never\n")
     for i, cmd in enumerate(spec.get("daemons") or []):
         unit = f"kaudit-lab-daemon-{i}.service"
@@ -124,8 +129,60 @@ def write_units(host: HostSpec, upper: Path, root: Path) -> None:
                f"[Unit]\nWants={' '.join(start)}\n")
 
 
+PROC_DIR = "usr/local/lib/kaudit-lab/proc"
+# Bind each fleet file over its /proc file. When this kernel lacks one (no
+# /proc/modules without module support), /proc becomes a tmpfs of symlinks into
+# the container's own /proc, bound recursively with its submounts, so /proc/sys
+# stays the read-only mount nspawn made: nothing in a lab host can change this
+# machine's kernel settings.
+PROC_SCRIPT = """\
+set -eu
+missing=0
+for f in {dir}/*; do [ -e "/proc/${{f##*/}}" ] || missing=1; done
+grep -q ' /run/kaudit-lab/proc ' /proc/self/mountinfo 2>/dev/null && exit 0   # restarted
+if [ "$missing" = 0 ]; then
+    for f in {dir}/*; do mount --bind "$f" "/proc/${{f##*/}}"; done
+    exit 0
+fi
+mkdir -p /run/kaudit-lab/proc
+mount --make-rprivate /
+mount --rbind /proc /run/kaudit-lab/proc
+mount --make-rprivate /run/kaudit-lab/proc
+mount -t tmpfs -o mode=555 kaudit-lab-proc /proc
+for e in /run/kaudit-lab/proc/*; do
+    n=${{e##*/}}
+    [ -e "{dir}/$n" ] || ln -s "/run/kaudit-lab/proc/$n" "/proc/$n"
+done
+cp {dir}/* /proc/
+"""
+
+
+def write_proc(host: HostSpec, upper: Path, texts: dict[str, str]) -> None:
+    """What the kernel cannot fake per container (memory size, swap, loaded modules):
+    files laid over /proc in sshd's own mount namespace (PrivateMounts=), so the
+    probe in a login session sees them while systemd and every other service see
+    the kernel's. As in the chroot lab, only the SSH view is stood in for."""
+    if not texts:
+        return
+    for name, text in texts.items():
+        _write(upper / PROC_DIR / name, text)
+    _write(upper / f"{PROC_DIR}.sh", PROC_SCRIPT.format(dir=f"/{PROC_DIR}"))
+    _write(upper / UNIT_DIR / "ssh.service.d" / "kaudit-lab-proc.conf",
+           # One process sets the view up and becomes sshd (ExecStartPre= would get a
+           # namespace of its own, gone before sshd starts).
+           f"[Service]\nPrivateMounts=yes\nExecStart=\n"
+           f"ExecStart=/bin/sh -c '/bin/sh /{PROC_DIR}.sh && exec /usr/sbin/sshd -D $SSHD_OPTS'\n")
+
+
 def write_sshd(host: HostSpec, upper: Path, host_key: Path, client_pub: str) -> None:
-    """The host's own sshd (Debian's ssh.service) with the lab's keys."""
+    """The host's own sshd (Debian's ssh.service) with the lab's keys; the fleet's
+    `nofile` [soft, hard] is sshd's limit, so login sessions start with it (clamped
+    to what the lab itself may grant)."""
+    if host.spec.get("nofile"):
+        have = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        soft, hard = (min(int(v), have) for v in host.spec["nofile"])
+        _write(upper / UNIT_DIR / "ssh.service.d" / "kaudit-lab-limits.conf",
+               f"[Service]\nLimitNOFILE={soft}:{hard}\n")
     _write(upper / "etc/ssh/sshd_config.d/kaudit-lab.conf",
            SSHD_CONFIG.format(address=host.address))
     _write(upper / "etc/ssh/kaudit-lab/authorized_keys", client_pub)
@@ -165,7 +222,13 @@ def boot_script(host: HostSpec, hostdir: Path, root: Path, netns: str,
         lines += [f"mkdir -p {w}/disk{i}", f"mount -t ext4 {q(dev)} {w}/disk{i}"]
         binds.append(f"--bind={hostdir}/disk{i}:{mp}")
     for d in spec.get("dirs") or []:
-        lines.append(f"mkdir -p {m}{q(d)}")
+        # A directory on a fleet disk is made on the disk, which nspawn binds over it.
+        on = [(i, mp) for i, mp in enumerate(loops) if d.startswith(mp.rstrip("/") + "/")]
+        if on:
+            i, mp = on[0]
+            lines.append(f"mkdir -p {w}/disk{i}/{q(d[len(mp.rstrip('/')) + 1:])}")
+        else:
+            lines.append(f"mkdir -p {m}{q(d)}")
     if (hostdir / "ondisk").is_dir():
         for i, mp in enumerate(loops):
             src = hostdir / "ondisk" / mp.lstrip("/")
@@ -174,6 +237,8 @@ def boot_script(host: HostSpec, hostdir: Path, root: Path, netns: str,
     argv = ["systemd-nspawn", "--boot", f"--directory={hostdir / 'merged'}",
             f"--network-namespace-path=/run/netns/{netns}", "--register=no", "--keep-unit",
             f"--machine={host.name}", f"--hostname={host.name}", "--console=passive",
+            # The host's own /etc/localtime and resolv.conf, never this machine's.
+            "--timezone=off", "--resolv-conf=off",
             *binds]
     caps = capabilities(host)
     if caps:
@@ -182,6 +247,9 @@ def boot_script(host: HostSpec, hostdir: Path, root: Path, netns: str,
         have = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         soft, hard = (min(int(v), have) for v in spec["nofile"])
         argv.append(f"--rlimit=RLIMIT_NOFILE={soft}:{hard}")
+    # The container has this machine's cgroup version: forcing the unified hierarchy
+    # (SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1) onto a cgroup v1 machine made oneshot units
+    # fail at random (status 219/CGROUP), so kernel.cgroup-v2 is the machine's truth.
     lines.append("exec " + " ".join(q(a) for a in argv))
     return "\n".join(lines) + "\n"
 

@@ -126,6 +126,9 @@ class Lab:
             (hostdir / "proc").mkdir()
             for pname, text in (h.spec.get("proc") or {}).items():
                 (hostdir / "proc" / pname).write_text(render(str(text), values))
+            if root is not None:
+                boot.write_proc(h, hostdir / "upper", {
+                    n: render(str(t), values) for n, t in (h.spec.get("proc") or {}).items()})
             h.spec["daemons"] = [render(str(d), values) for d in h.spec.get("daemons") or []]
             if not h.sshd:
                 continue    # the fleet's "unreachable" host: address up, nothing listening
@@ -149,6 +152,26 @@ class Lab:
         self.known_hosts = self.workdir / "known_hosts"
         self.known_hosts.write_text("".join(known))
         self._wait_sshd(started, timeout)
+        self._wait_ready(started, timeout)
+
+    def ssh_argv(self, h: HostSpec, command: str) -> list[str]:
+        """A command on a lab host over its own sshd, from the lab's seat."""
+        return self.in_lab("ssh", "-q", "-i", str(self.client_key), "-o",
+                           f"UserKnownHostsFile={self.known_hosts}", "-o",
+                           "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
+                           "-o", "ConnectTimeout=5", f"root@{h.address}", command)
+
+    def _wait_ready(self, hosts: list[HostSpec], timeout: float) -> None:
+        """Until every host's `ready` commands succeed (a booted host's services
+        settle after sshd is up: chrony synchronising, keepalived electing)."""
+        end = time.monotonic() + timeout
+        for h in hosts:
+            for raw in h.spec.get("ready") or []:
+                command = render(str(raw), self.values(h))
+                while run(self.ssh_argv(h, command), check=False, timeout=15).returncode:
+                    if time.monotonic() > end:
+                        raise LabError(f"{h.name} not ready after {timeout:.0f} s: {command}")
+                    time.sleep(1)
 
     def values(self, h: HostSpec) -> dict[str, str]:
         """Placeholders for fleet text: ${name}, ${address}, ${hosts_file}, ${uuid:/mp},

@@ -45,13 +45,20 @@ done
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
 # chrony: never set this machine's clock (-x), and run without CAP_SYS_TIME,
 # which Debian's unit requires (ConditionCapability) and a lab host never gets.
+# A fleet playing Rocky Linux keeps its config where Rocky does (/etc/chrony.conf).
 mkdir -p /etc/systemd/system/chrony.service.d
 cat > /etc/systemd/system/chrony.service.d/kaudit-lab.conf <<'EOF'
 [Unit]
 ConditionCapability=
 [Service]
 ExecStart=
-ExecStart=!/usr/sbin/chronyd $DAEMON_OPTS -x
+ExecStart=!/bin/sh /usr/local/lib/kaudit-lab/chronyd $DAEMON_OPTS
+EOF
+mkdir -p /usr/local/lib/kaudit-lab
+cat > /usr/local/lib/kaudit-lab/chronyd <<'EOF'
+c=/etc/chrony/chrony.conf
+[ -f /etc/chrony.conf ] && c=/etc/chrony.conf
+exec /usr/sbin/chronyd "$@" -x -f "$c"
 EOF
 # No console gettys, no udev in a container; journald keeps to memory.
 systemctl mask console-getty.service getty@tty1.service systemd-udevd.service \
