@@ -1,4 +1,5 @@
-"""End-to-end lab: a six-host HA fleet in network namespaces (see __main__ for by-hand use)."""
+"""End-to-end lab: HA fleets of booted hosts (systemd-nspawn from a shared Debian root) in
+network namespaces (see __main__ for by-hand use)."""
 
 from .core import PREFIX, Disk, Lab, down_all
 from .fleet import FLEETS_DIR, Fleet, HostSpec, load_fleet
