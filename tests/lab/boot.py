@@ -1,4 +1,4 @@
-"""Booted lab hosts (a fleet with `boot: true`): the shared Debian root
+"""Booted lab hosts: the shared Debian root
 (rootfs.py) under an overlay of the host's own files, booted by systemd-nspawn
 with systemd as PID 1 inside the host's network namespace. Services are real
 units of real Debian packages; the fleet's `services:` says which are enabled
@@ -161,7 +161,7 @@ def write_proc(host: HostSpec, upper: Path, texts: dict[str, str]) -> None:
     """What the kernel cannot fake per container (memory size, swap, loaded modules):
     files laid over /proc in sshd's own mount namespace (PrivateMounts=), so the
     probe in a login session sees them while systemd and every other service see
-    the kernel's. As in the chroot lab, only the SSH view is stood in for."""
+    the kernel's: only the view of a login session is stood in for."""
     if not texts:
         return
     for name, text in texts.items():

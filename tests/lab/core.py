@@ -20,7 +20,7 @@ from typing import Any
 
 from . import boot, pki, rootfs
 from .fleet import Fleet, HostSpec
-from .hostview import build_upper, launch_script, render
+from .hostview import build_upper, render
 from .run import LabError, run
 
 PREFIX = "kaudit-lab-"
@@ -74,7 +74,7 @@ class Lab:
         self.workdir = Path(tempfile.mkdtemp(prefix=self.prefix))
         os.chmod(self.workdir, 0o755)
         try:
-            self._up(timeout or (120.0 if self.fleet.boot else 30.0))
+            self._up(timeout or 120.0)
         except BaseException:
             self.down()
             raise
@@ -103,7 +103,7 @@ class Lab:
              "-f", str(self.client_key)])
         known = []
         started = []
-        root = rootfs.ensure() if f.boot else None
+        root = rootfs.ensure()
         ca = pki.make_ca() if any(h.spec.get("pki") for h in f.hosts) else None
         for h in f.hosts:
             (self.workdir / h.name / "t").mkdir(parents=True)
@@ -117,29 +117,19 @@ class Lab:
             loops = {mp: d.loop for mp, d in self.disks.get(h.name, {}).items()}
             values = self.values(h)
             client_pub = Path(f"{self.client_key}.pub").read_text()
-            build_upper(h, hostdir / "upper", values, key, client_pub, booted=root is not None)
-            if root is not None:
-                boot.write_units(h, hostdir / "upper", root)
-                boot.write_sshd(h, hostdir / "upper", key, client_pub)
+            h.spec["daemons"] = [render(str(d), values) for d in h.spec.get("daemons") or []]
+            build_upper(h, hostdir / "upper", values)
+            boot.write_units(h, hostdir / "upper", root)
+            boot.write_sshd(h, hostdir / "upper", key, client_pub)
             if ca is not None and h.spec.get("pki"):
                 boot.write_pki(h, hostdir / "upper", ca[0], ca[1], f.inventory_vars.get("vip"))
-            (hostdir / "proc").mkdir()
-            for pname, text in (h.spec.get("proc") or {}).items():
-                (hostdir / "proc" / pname).write_text(render(str(text), values))
-            if root is not None:
-                boot.write_proc(h, hostdir / "upper", {
-                    n: render(str(t), values) for n, t in (h.spec.get("proc") or {}).items()})
-            h.spec["daemons"] = [render(str(d), values) for d in h.spec.get("daemons") or []]
+            boot.write_proc(h, hostdir / "upper", {
+                n: render(str(t), values) for n, t in (h.spec.get("proc") or {}).items()})
             if not h.sshd:
                 continue    # the fleet's "unreachable" host: address up, nothing listening
             script = hostdir / "launch.sh"
-            if root is not None:
-                script.write_text(boot.boot_script(h, hostdir, root, self.ns(h.name), loops))
-                argv = ["unshare", "--mount", "--propagation", "private", "bash", str(script)]
-            else:
-                script.write_text(launch_script(h, hostdir, loops))
-                argv = ["ip", "netns", "exec", self.ns(h.name), "unshare", "--mount", "--uts",
-                        "--propagation", "private", "bash", str(script)]
+            script.write_text(boot.boot_script(h, hostdir, root, self.ns(h.name), loops))
+            argv = ["unshare", "--mount", "--propagation", "private", "bash", str(script)]
             with open(hostdir / "sshd.log", "wb") as log:
                 proc = subprocess.Popen(
                     argv,

@@ -51,7 +51,6 @@ class Fleet:
     faults: list[dict[str, Any]]
     known_env_failures: list[tuple[str, str | None]] = field(default_factory=list)
     expect_phase: str = "preflight"
-    boot: bool = False      # hosts boot systemd from the shared Debian root (boot.py)
 
     def host(self, name: str) -> HostSpec:
         return next(h for h in self.hosts if h.name == name)
@@ -134,5 +133,4 @@ def load_fleet(name_or_path: str | Path) -> Fleet:
                               expect_undecided=_pairs(f.get("expect_undecided")))
                          for f in doc.get("faults") or []],
                  known_env_failures=_pairs(doc.get("known_env_failures")),
-                 expect_phase=str(doc.get("expect_phase", "preflight")),
-                 boot=bool(doc.get("boot", False)))
+                 expect_phase=str(doc.get("expect_phase", "preflight")))

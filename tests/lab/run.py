@@ -27,10 +27,9 @@ def run(args: Sequence[str], *, timeout: float = DEFAULT_TIMEOUT, check: bool = 
 
 
 def unmet() -> str | None:
-    """Why the lab cannot be built on this machine, or None. Lab hosts are
-    overlays of this machine's /, so the lab needs every program in
-    tests/system-packages.txt, not only its own tools: the probe on a lab host
-    runs this machine's ping."""
+    """Why the lab cannot be built on this machine, or None: a program of
+    tests/system-packages.txt is missing (the lab's own tools among them:
+    debootstrap, systemd-nspawn, ip, ssh)."""
     import os
 
     try:
