@@ -46,7 +46,6 @@ class ScanRequest:
     kubeadm_config: str | None = None
     today: date | None = None            # waiver expiry reference (UTC); None = today
     fail_on: Severity = "low"            # carried into the report (JUnit marks failures by it)
-    inventory_notes: list[str] = field(default_factory=list)   # set by gather
 
 
 @dataclass
@@ -89,9 +88,9 @@ def plan_rules(profile: str, rules_dirs: Sequence[str], only: Sequence[str],
 
 
 def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
-           ) -> tuple[list[HostFacts], dict[str, Any], str | None]:
-    """Hosts with facts, from a fact file or by collecting over SSH, and when the
-    facts were collected (None: now)."""
+           ) -> tuple[list[HostFacts], dict[str, Any], str | None, list[str]]:
+    """Hosts with facts, from a fact file or by collecting over SSH, when the facts
+    were collected (None: now), and the inventory's notes."""
     if req.facts_path:
         from kaudit.facts.factfile import load_facts
         from kaudit.inventory import apply_overrides
@@ -99,17 +98,16 @@ def gather(req: ScanRequest, progress: Callable[[int, int, int], None] | None
         hosts, cluster_vars, header = load_facts(req.facts_path)
         stamp = header.get("collected_at")
         return (hosts, apply_overrides(cluster_vars, req.variables),
-                stamp if isinstance(stamp, str) else None)
+                stamp if isinstance(stamp, str) else None, [])
     if not req.inventory:
         raise KauditError("give an inventory file or --facts FILE")
     from kaudit.inventory import load_inventory
 
     inv = load_inventory(req.inventory, req.variables, fmt=req.inventory_format,
                          kubeadm_config=req.kubeadm_config)
-    req.inventory_notes = list(inv.notes)
     hosts = collect_facts(inv.hosts, inv.vars, req.ssh, parallel=req.parallel,
-                    progress=progress)
-    return hosts, dict(inv.vars), None
+                          progress=progress)
+    return hosts, dict(inv.vars), None, list(inv.notes)
 
 
 def collect_facts(hosts: Sequence[Host], cluster_vars: Mapping[str, Any], opts: SshOptions,
@@ -161,7 +159,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
 
         baseline = load_baseline(req.baseline)
     earlier = _baseline_facts(req.baseline_facts) if req.baseline_facts else {}
-    hosts, cluster_vars, collected_at = gather(req, progress)
+    hosts, cluster_vars, collected_at, inventory_notes = gather(req, progress)
     if req.save_facts:
         from kaudit.facts.factfile import save_facts
 
@@ -174,7 +172,7 @@ def run_scan(req: ScanRequest, progress: Callable[[int, int, int], None] | None 
               for hf in hosts]
     results = evaluate(plan.rules, judged, cluster_vars=cluster_vars, params=plan.params,
                        phase=phase, deselected=plan.deselected)
-    notes: list[str] = [f"inventory: {n}" for n in req.inventory_notes]
+    notes: list[str] = [f"inventory: {n}" for n in inventory_notes]
     if req.waivers:
         from kaudit.results.waivers import apply_waivers
 

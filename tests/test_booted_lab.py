@@ -27,13 +27,9 @@ MASTERS = ("m01", "m02", "m03")
 def ssh(lab: labmod.Lab, host: str, command: str, timeout: float = 30,
         data: str | None = None) -> str:
     """A command on a lab host over its own sshd; fails the test on a non-zero exit."""
-    address = lab.fleet.host(host).address
     cp = subprocess.run(
-        lab.in_lab("ssh", "-q", "-i", str(lab.client_key), "-o",
-                   f"UserKnownHostsFile={lab.known_hosts}", "-o", "StrictHostKeyChecking=yes",
-                   "-o", "BatchMode=yes", f"root@{address}", command),
-        capture_output=True, text=True, timeout=timeout, input=data,
-        stdin=None if data is not None else subprocess.DEVNULL)
+        lab.ssh_argv(lab.fleet.host(host), command), capture_output=True, text=True,
+        timeout=timeout, input=data, stdin=None if data is not None else subprocess.DEVNULL)
     assert cp.returncode == 0, f"{host}: {command}: rc={cp.returncode} {cp.stderr}"
     return cp.stdout
 

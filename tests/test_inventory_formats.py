@@ -263,7 +263,7 @@ def test_inventory_show_prints_where_each_var_came_from() -> None:
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
 
 
-def test_kubespray_hosts_scan_offline_with_their_plan(tmp_path: Path) -> None:
+def test_kubespray_hosts_scan_offline_with_their_plan() -> None:
     """The facts of a host judged against the Kubespray plan: its pod CIDR rule sees
     the CIDRs from group_vars/k8s_cluster, which no --var had to repeat."""
     inv = load_inventory(INV / "kubespray-sample" / "inventory.ini")

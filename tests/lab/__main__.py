@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from . import PREFIX, Lab, LabError, down_all, load_fleet, rootfs, unmet
-from .core import STATE
+from .core import STATE, ssh_argv
 from .run import run
 
 
@@ -35,11 +35,8 @@ def exec_on(host: str, cmd: list[str]) -> int:
         fleet = load_fleet(state["fleet"])
         if not any(h.name == host for h in fleet.hosts):
             continue
-        address = fleet.host(host).address
-        argv = ["ip", "netns", "exec", f"{state['prefix']}lab", "ssh", "-q", "-i",
-                str(workdir / "id_lab"), "-o", f"UserKnownHostsFile={workdir / 'known_hosts'}",
-                "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                f"root@{address}", "--", *cmd]
+        argv = ssh_argv(f"{state['prefix']}lab", workdir / "id_lab", workdir / "known_hosts",
+                        fleet.host(host).address, "--", *cmd)
         cp = run(argv, check=False, timeout=300)
         sys.stdout.write(cp.stdout)
         sys.stderr.write(cp.stderr)

@@ -50,7 +50,7 @@ http.server.HTTPServer(("127.0.0.1", 10248), Handler).serve_forever()
 """
 KUBELET_STANDIN = "/usr/bin/python3 /usr/local/lib/kaudit-lab/kubelet-standin.py"
 # Units of the root's packages, where Debian names them differently.
-PACKAGE_UNIT_NAMES = {"chronyd": "chrony", "etcd": "etcd", "sshd": "ssh"}
+PACKAGE_UNIT_NAMES = {"chronyd": "chrony", "sshd": "ssh"}
 
 
 def _unit_file(name: str) -> str:

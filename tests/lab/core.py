@@ -28,6 +28,14 @@ PREFIX = "kaudit-lab-"
 STATE = "lab-state.json"
 
 
+def ssh_argv(lab_ns: str, key: Path, known_hosts: Path, address: str,
+             *command: str) -> list[str]:
+    """argv for a command on a lab host over its own sshd, from the lab namespace."""
+    return ["ip", "netns", "exec", lab_ns, "ssh", "-q", "-i", str(key), "-o",
+            f"UserKnownHostsFile={known_hosts}", "-o", "StrictHostKeyChecking=yes",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=5", f"root@{address}", *command]
+
+
 @dataclass
 class Disk:
     mountpoint: str
@@ -147,10 +155,7 @@ class Lab:
 
     def ssh_argv(self, h: HostSpec, command: str) -> list[str]:
         """A command on a lab host over its own sshd, from the lab's seat."""
-        return self.in_lab("ssh", "-q", "-i", str(self.client_key), "-o",
-                           f"UserKnownHostsFile={self.known_hosts}", "-o",
-                           "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-                           "-o", "ConnectTimeout=5", f"root@{h.address}", command)
+        return ssh_argv(self.lab_ns, self.client_key, self.known_hosts, h.address, command)
 
     def _settle(self, h: HostSpec) -> None:
         """Wait for the host's boot to finish. A unit that failed at boot with status

@@ -69,6 +69,21 @@ def replacements(family: str) -> dict[tuple[str, str], str]:
     return table
 
 
+def _judged_by(op: str, family: str, version: str
+               ) -> tuple[tuple[int, int], tuple[tuple[int, int], ...], tuple[int, int]]:
+    """(the version's minor, the minors with data, the one judged by): its own, else
+    the newest for a newer version, the oldest for an older one."""
+    m = _MINOR.match(version.strip())
+    if not m:
+        raise OperatorError(f"{op}: {version!r} is not a version")
+    want = (int(m.group(1)), int(m.group(2)))
+    have = minors(family)
+    if not have:
+        raise OperatorError(f"{op}: no version data for {family}")
+    chosen = want if want in have else (have[-1] if want > have[-1] else have[0])
+    return want, have, chosen
+
+
 def _text(minor: tuple[int, int]) -> str:
     return f"{minor[0]}.{minor[1]}"
 
@@ -86,13 +101,7 @@ def _spec(value: Any) -> tuple[str, str, bool, str]:
 def _known_name(value: Any) -> CompiledOp:
     listname, version, normalise, source = _spec(value)
     family, filename = _family(listname)
-    m = _MINOR.match(version.strip())
-    if not m:
-        raise OperatorError(f"known_name: {version!r} is not a version")
-    want = (int(m.group(1)), int(m.group(2)))
-    have = minors(family)
-    if not have:
-        raise OperatorError(f"known_name: no version data for {family}")
+    want, have, chosen = _judged_by("known_name", family, version)
     component = filename.rsplit(".", 1)[0]
     if family == "etcd":
         component = "etcd " + ("feature gates" if component == "gates" else component)
@@ -101,14 +110,10 @@ def _known_name(value: Any) -> CompiledOp:
     elif component == "kubelet-config":
         component = "KubeletConfiguration fields of Kubernetes"
     note = ""
-    if want in have:
-        chosen = want
-    elif want > have[-1]:
-        chosen = have[-1]
+    if want > have[-1]:
         note = (f" (it is {_text(want)}, newer than kaudit's data: judged by {_text(chosen)}, "
                 "so a name newer than that may be real)")
-    else:
-        chosen = have[0]
+    elif want < have[0]:
         note = f" (it is {_text(want)}, older than kaudit's data: judged by {_text(chosen)})"
     if source:
         note += f" (version from {source})"
@@ -155,12 +160,7 @@ def _name_status(value: Any) -> CompiledOp:
     with upstream's own message (it names the replacement where there is one)."""
     listname, version, normalise, source = _spec(value)
     family, filename = _family(listname)
-    m = _MINOR.match(version.strip())
-    if not m:
-        raise OperatorError(f"name_status: {version!r} is not a version")
-    want = (int(m.group(1)), int(m.group(2)))
-    have = minors(family)
-    chosen = want if want in have else (have[-1] if want > have[-1] else have[0])
+    _, _, chosen = _judged_by("name_status", family, version)
     table = statuses(family, chosen, filename)
     note = f" (version from {source})" if source else ""
 

@@ -291,23 +291,22 @@ def _eviction(ctx: Ctx) -> tuple[dict[str, Any], str]:
     return EVICTION_DEFAULTS, "kubelet defaults"
 
 
+# signal, total field, free field, threshold fact, headroom fact
+_HEADROOM = (("available", "size_bytes", "available_bytes", "eviction_available_bytes",
+              "space_headroom_percent"),
+             ("inodesFree", "inodes", "inodes_free", "eviction_inodes_free",
+              "inodes_headroom_percent"))
+
+
 def _headroom(entry: dict[str, Any], fs: str, signals: dict[str, Any], source: str) -> None:
-    """How far the filesystem is from the kubelet's eviction point, in % of its size."""
-    size, inodes = entry.get("size_bytes"), entry.get("inodes")
-    space = signals.get(f"{fs}.available")
-    if size and space is not None:
-        at = _threshold(space, size)
+    """How far the filesystem is from the kubelet's eviction point, in % of its size
+    (space) and of its inodes."""
+    for signal, total_key, free_key, at_key, headroom_key in _HEADROOM:
+        total, value = entry.get(total_key), signals.get(f"{fs}.{signal}")
+        at = _threshold(value, total) if total and value is not None else None
         if at is not None:
-            entry["eviction_available_bytes"] = int(at)
-            entry["space_headroom_percent"] = round(
-                100 * (entry["available_bytes"] - at) / size, 2)
-    free = signals.get(f"{fs}.inodesFree")
-    if inodes and free is not None:
-        at = _threshold(free, inodes)
-        if at is not None:
-            entry["eviction_inodes_free"] = int(at)
-            entry["inodes_headroom_percent"] = round(
-                100 * (entry["inodes_free"] - at) / inodes, 2)
+            entry[at_key] = int(at)
+            entry[headroom_key] = round(100 * (entry[free_key] - at) / total, 2)
     entry["eviction_signals"] = f"{fs} ({source})"
 
 
